@@ -1,0 +1,76 @@
+"""Fixtures every test folder shares: an embedded AWS (a moto server on loopback, one per test
+session) and, per test, the whole topology provisioned under a prefix of its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from snapinfra_shared.aws import AwsClients
+from snapinfra_shared.local.embedded import EmbeddedAws
+from snapinfra_shared.provision import provision
+from snapinfra_shared.topology import Topology, build_topology
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with EmbeddedAws(log_path=str(log)) as aws:
+        saved = {k: os.environ.get(k) for k in aws.env()}
+        os.environ.update(aws.env())
+        try:
+            yield aws.url
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@dataclass
+class Stack:
+    prefix: str
+    topology: Topology
+    clients: AwsClients
+    provisioned: dict[str, Any]
+
+    def env(self) -> dict[str, str]:
+        return {"SNAPINFRA_PREFIX": self.prefix}
+
+    def queue_url(self, service: str, dlq: bool = False) -> str:
+        spec = self.topology.queues[service]  # type: ignore[index]
+        name = spec.dlq_name if dlq else spec.name
+        return str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+    def drain(self, service: str, dlq: bool = False, wait: int = 1) -> list[dict[str, Any]]:
+        """Every message now in a queue (received once, then deleted)."""
+        url, found = self.queue_url(service, dlq), []
+        while True:
+            response = self.clients.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=wait,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return found
+            found += messages
+            self.clients.sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            )
+
+
+@pytest.fixture
+def stack(aws_endpoint: str) -> Stack:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    topology = build_topology(prefix)
+    clients = AwsClients(s3_addressing_style="path")
+    return Stack(prefix, topology, clients, provision(clients, topology))

@@ -1,0 +1,166 @@
+"""Every event of the system: its producer, its consumers and the schema of its data.
+
+The topology (which queue subscribes to which topic, with which filter) is derived from this
+catalog, and docs/events.md is generated from it (`make docs`; a test fails when it is stale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from snapinfra_shared.events import Envelope, Service
+from snapinfra_shared.spec import ProjectSpec, ProjectType
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- code generation -------------------------------------------------------------------------
+
+
+class CodeGenerationRequested(EventData):
+    job_id: str
+    project_id: str
+    project_type: ProjectType
+    prompt: str
+    spec: ProjectSpec
+    spec_source: Literal["given", "inferred"]
+
+
+class CodeGenerationStarted(EventData):
+    job_id: str
+    project_id: str
+    generator: str
+    attempt: int = Field(ge=1)
+
+
+class Artifact(EventData):
+    """A published output: any service may read it by this key, only its producer writes it."""
+
+    bucket: str
+    key: str
+    manifest_key: str
+    size_bytes: int = Field(ge=0)
+    file_count: int = Field(ge=1)
+    sha256: str
+
+
+class CodeGenerationCompleted(EventData):
+    job_id: str
+    project_id: str
+    project_type: ProjectType
+    generator: str
+    artifact: Artifact
+    completed_at: AwareDatetime
+
+
+class CodeGenerationFailed(EventData):
+    job_id: str
+    project_id: str
+    reason: str
+    attempts: int = Field(ge=1)
+
+
+class CodeGenerationDeleted(EventData):
+    job_id: str
+    project_id: str
+
+
+# --- deployments (the deployer consumes these; see the deployments issue) -----------------------
+
+
+class DeploymentRequested(EventData):
+    deployment_id: str
+    code_gen_id: str
+    project_id: str
+    environment: Literal["dev", "staging", "prod"]
+    template: Artifact
+    parameters: dict[str, str] = Field(default_factory=dict)
+    region: str | None = None
+    role_arn: str | None = None
+
+
+class DeploymentDestroyRequested(EventData):
+    deployment_id: str
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    type: str
+    producer: Service
+    consumers: frozenset[Service]
+    data: type[EventData]
+    description: str
+    version: int = 1
+
+
+def _spec(data: type[EventData], producer: Service, consumers: set[Service], description: str) -> EventSpec:
+    return EventSpec(data.__name__, producer, frozenset(consumers), data, description)
+
+
+CATALOG: dict[str, EventSpec] = {
+    spec.type: spec
+    for spec in (
+        _spec(CodeGenerationRequested, "api", {"codegen", "notifier"}, "A user asked for a project (202 answered)."),
+        _spec(CodeGenerationStarted, "codegen", {"api", "notifier"}, "The codegen service began generating."),
+        _spec(CodeGenerationCompleted, "codegen", {"api", "notifier"}, "The ZIP and its manifest are stored."),
+        _spec(CodeGenerationFailed, "codegen", {"api", "notifier"}, "Generation gave up; `reason` says why."),
+        _spec(CodeGenerationDeleted, "api", {"codegen"}, "A user deleted a job; its artifact must go."),
+        _spec(DeploymentRequested, "api", {"deployer", "notifier"}, "A user asked to deploy a template."),
+        _spec(DeploymentDestroyRequested, "api", {"deployer"}, "A user asked to destroy a deployment."),
+    )
+}
+
+
+class UnknownEvent(ValueError):
+    pass
+
+
+def parse_data(event: Envelope) -> Any:
+    """The event's data as its catalog model; raises UnknownEvent or pydantic.ValidationError."""
+    spec = CATALOG.get(event.type)
+    if spec is None:
+        raise UnknownEvent(f"unknown event type {event.type!r}")
+    if event.version != spec.version:
+        raise UnknownEvent(f"{event.type} version {event.version} is not understood (expected {spec.version})")
+    if event.source != spec.producer:
+        raise UnknownEvent(f"{event.type} must come from {spec.producer}, not {event.source}")
+    return spec.data.model_validate(event.data)
+
+
+def consumed_by(service: Service) -> dict[Service, list[str]]:
+    """For one consuming service: the event types it takes, grouped by producer."""
+    by_producer: dict[Service, list[str]] = {}
+    for spec in CATALOG.values():
+        if service in spec.consumers:
+            by_producer.setdefault(spec.producer, []).append(spec.type)
+    return {producer: sorted(types) for producer, types in sorted(by_producer.items())}
+
+
+def producers() -> list[Service]:
+    return sorted({spec.producer for spec in CATALOG.values()})
+
+
+def markdown_table() -> str:
+    """The catalog as the Markdown that docs/events.md holds."""
+    lines = [
+        "# Events",
+        "",
+        "Generated from `shared/snapinfra_shared/catalog.py` by `make docs`; do not edit by hand.",
+        "",
+        "| event | producer | consumers | data fields | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in CATALOG.values():
+        schema = spec.data.model_json_schema()
+        required = set(schema.get("required", []))
+        fields = ", ".join(f"`{name}`" + ("" if name in required else "?") for name in schema.get("properties", {}))
+        consumers = ", ".join(sorted(spec.consumers))
+        lines.append(
+            f"| `{spec.type}` v{spec.version} | {spec.producer} | {consumers} | {fields} | {spec.description} |"
+        )
+    return "\n".join(lines) + "\n"

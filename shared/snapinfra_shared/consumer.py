@@ -1,0 +1,362 @@
+"""The SQS consumer loop every worker runs.
+
+- Long polling, batches of up to ten; each message is handled on its own (partial-batch semantics),
+  and only the successes are deleted, with one batch call.
+- A failure comes back after a growing backoff (its visibility timeout); on its last allowed receive
+  it is moved to the DLQ with the error attached. The queue's redrive policy is the backstop for a
+  worker that dies holding the message.
+- A malformed message, or one a handler declares poison, goes to the DLQ at once: never deleted
+  silently, never retried in vain.
+- A heartbeat extends the visibility of messages whose handler runs long.
+- On stop, the batch in hand gets `shutdown_grace` to finish; what is unfinished is released
+  (visibility 0) so another worker takes it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from snapinfra_shared.events import Envelope
+from snapinfra_shared.logs import log_context
+
+log = logging.getLogger(__name__)
+
+MESSAGES = Counter("snapinfra_messages", "Messages settled by the consumer, by outcome", ["outcome"])
+HANDLER_SECONDS = Histogram("snapinfra_handler_seconds", "Time spent in message handlers")
+ERROR_ATTRIBUTE = "snapinfra_error"
+SOURCE_QUEUE_ATTRIBUTE = "snapinfra_source_queue"
+
+
+class ReceiveInterrupted(BaseException):  # noqa: N818 - not an error: a stop that cuts a long poll short
+    """Raised by a stop signal while the consumer waits in a long poll, so it stops at once."""
+
+
+class PoisonMessage(Exception):
+    """This message can never be handled: send it to the DLQ now, without retrying."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message_id: str
+    receive_count: int
+    max_receive_count: int
+
+    @property
+    def final_attempt(self) -> bool:
+        return self.receive_count >= self.max_receive_count
+
+
+Handle = Callable[[Envelope, Delivery], None]
+Outcome = Literal["ok", "retry", "poison", "released"]
+
+
+@dataclass
+class _Result:
+    message: dict[str, Any]
+    outcome: Outcome
+    error: str = ""
+    delivery: Delivery | None = None
+
+
+@dataclass
+class ConsumerOptions:
+    visibility_timeout: int
+    max_receive_count: int
+    wait_time_seconds: int = 20
+    batch_size: int = 10
+    concurrency: int = 10
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 300.0
+    shutdown_grace_seconds: float = 25.0
+
+    def backoff(self, receive_count: int) -> int:
+        """Visibility timeout after the n-th failed receive: base, 2*base, 4*base, ... capped."""
+        seconds = self.retry_base_seconds * 2 ** max(0, receive_count - 1)
+        return int(min(self.retry_max_seconds, seconds, 43200))
+
+
+def parse_body(body: str) -> Envelope:
+    """An envelope from a raw-delivery body, or from an SNS notification that wraps one."""
+    document = json.loads(body)
+    if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
+        document = json.loads(document["Message"])
+    return Envelope.model_validate(document)
+
+
+@dataclass
+class _Heartbeat:
+    """Keeps long-running messages invisible by extending them before their timeout runs out."""
+
+    sqs: Any
+    queue_url: str
+    visibility_timeout: int
+    clock: Callable[[], float] = time.monotonic
+    _deadlines: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def track(self, receipt: str) -> None:
+        with self._lock:
+            self._deadlines[receipt] = self.clock() + self.visibility_timeout
+
+    def forget(self, receipt: str) -> None:
+        with self._lock:
+            self._deadlines.pop(receipt, None)
+
+    def beat(self) -> int:
+        """Extend every message past half its timeout; returns how many were extended."""
+        now = self.clock()
+        with self._lock:
+            due = [r for r, deadline in self._deadlines.items() if deadline - now < self.visibility_timeout / 2]
+        for start in range(0, len(due), 10):
+            chunk = due[start : start + 10]
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": self.visibility_timeout}
+                    for i, r in enumerate(chunk)
+                ],
+            )
+            with self._lock:
+                for r in chunk:
+                    if r in self._deadlines:
+                        self._deadlines[r] = now + self.visibility_timeout
+        return len(due)
+
+    def run(self, stop: threading.Event) -> None:
+        tick = max(0.2, self.visibility_timeout / 6)
+        while not stop.wait(tick):
+            try:
+                self.beat()
+            except Exception:
+                log.exception("heartbeat failed; messages may become visible again")
+
+
+class Consumer:
+    def __init__(
+        self,
+        sqs: Any,
+        *,
+        queue_url: str,
+        dlq_url: str,
+        handle: Handle,
+        options: ConsumerOptions,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._sqs = sqs
+        self.queue_url = queue_url
+        self.dlq_url = dlq_url
+        self._handle = handle
+        self.options = options
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="handler")
+        self._heartbeat = _Heartbeat(sqs, queue_url, options.visibility_timeout, clock)
+        self.receiving = False  # True only while blocked in a long poll: the one safe place to interrupt
+
+    def interrupt_receive(self) -> None:
+        """From a signal handler: cut a long poll short (messages it was about to return reappear
+        after their visibility timeout); anywhere else this does nothing."""
+        if self.receiving:
+            raise ReceiveInterrupted
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until `stop` is set; then finish or release the batch in hand and return."""
+        heartbeat_stop = threading.Event()
+        beater = threading.Thread(target=self._heartbeat.run, args=(heartbeat_stop,), name="heartbeat", daemon=True)
+        beater.start()
+        failures = 0
+        log.info("consuming", extra={"queue_url": self.queue_url})
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll_once(stop)
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    pause = min(30.0, 0.5 * 2**failures)
+                    log.exception("polling failed; trying again", extra={"retry_in_seconds": pause})
+                    stop.wait(pause)
+        finally:
+            heartbeat_stop.set()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            log.info("stopped consuming", extra={"queue_url": self.queue_url})
+
+    def poll_once(self, stop: threading.Event | None = None) -> list[_Result]:
+        """Receive one batch, handle each message, settle them; returns what happened to each."""
+        stop = stop or threading.Event()
+        try:
+            self.receiving = True
+            response = self._sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.options.batch_size,
+                WaitTimeSeconds=self.options.wait_time_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+            )
+        except ReceiveInterrupted:
+            return []
+        finally:
+            self.receiving = False
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        if not messages:
+            return []
+        if stop.is_set():
+            results = [_Result(m, "released") for m in messages]
+        else:
+            results = self._handle_batch(messages, stop)
+        self._settle(results)
+        return results
+
+    # -- handling ----------------------------------------------------------------------------
+
+    def _handle_batch(self, messages: list[dict[str, Any]], stop: threading.Event) -> list[_Result]:
+        futures: dict[Future[_Result], dict[str, Any]] = {}
+        for message in messages:
+            self._heartbeat.track(message["ReceiptHandle"])
+            future = self._pool.submit(self._handle_one, message)
+            future.add_done_callback(lambda _f, r=message["ReceiptHandle"]: self._heartbeat.forget(r))
+            futures[future] = message
+        pending = set(futures)
+        deadline: float | None = None
+        while pending:
+            _, pending = wait_futures(pending, timeout=0.25)
+            if stop.is_set() and deadline is None:
+                deadline = self._clock() + self.options.shutdown_grace_seconds
+            if deadline is not None and self._clock() >= deadline:
+                break
+        results = []
+        for future, message in futures.items():
+            if future in pending:
+                future.cancel()
+                self._heartbeat.forget(message["ReceiptHandle"])
+                results.append(_Result(message, "released", "not finished before shutdown"))
+            else:
+                results.append(future.result())
+        return results
+
+    def _handle_one(self, message: dict[str, Any]) -> _Result:
+        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        delivery = Delivery(message["MessageId"], receive_count, self.options.max_receive_count)
+        try:
+            event = parse_body(message["Body"])
+        except (ValueError, ValidationError) as exc:
+            log.error(
+                "malformed message sent to the DLQ", extra={"message_id": message["MessageId"], "error": str(exc)}
+            )
+            return _Result(message, "poison", f"malformed message: {_short(exc)}", delivery)
+        with log_context(correlation_id=event.correlation_id, event_id=str(event.id), event_type=event.type):
+            started = time.perf_counter()
+            try:
+                self._handle(event, delivery)
+            except PoisonMessage as exc:
+                log.error("message refused by its handler; sent to the DLQ", extra={"error": str(exc)})
+                return _Result(message, "poison", str(exc), delivery)
+            except Exception as exc:
+                log.exception("handler failed", extra={"receive_count": receive_count})
+                return _Result(message, "retry", f"{type(exc).__name__}: {_short(exc)}", delivery)
+            finally:
+                HANDLER_SECONDS.observe(time.perf_counter() - started)
+        return _Result(message, "ok", "", delivery)
+
+    # -- settling ----------------------------------------------------------------------------
+
+    def _settle(self, results: list[_Result]) -> None:
+        to_delete = [r for r in results if r.outcome == "ok"]
+        to_dlq = [
+            r
+            for r in results
+            if r.outcome == "poison" or (r.outcome == "retry" and r.delivery is not None and r.delivery.final_attempt)
+        ]
+        to_back_off = [r for r in results if r.outcome == "retry" and r not in to_dlq]
+        to_release = [r for r in results if r.outcome == "released"]
+
+        moved = self._move_to_dlq(to_dlq)
+        self._delete(to_delete + moved)
+        self._change_visibility(
+            [(r, self.options.backoff(r.delivery.receive_count if r.delivery else 1)) for r in to_back_off]
+        )
+        self._change_visibility([(r, 0) for r in to_release])
+        for outcome, settled in (
+            ("ok", to_delete),
+            ("dead_lettered", moved),
+            ("retried", to_back_off),
+            ("released", to_release),
+        ):
+            MESSAGES.labels(outcome).inc(len(settled))
+
+    def _move_to_dlq(self, results: list[_Result]) -> list[_Result]:
+        moved: list[_Result] = []
+        for start in range(0, len(results), 10):
+            chunk = results[start : start + 10]
+            response = self._sqs.send_message_batch(
+                QueueUrl=self.dlq_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": r.message["Body"],
+                        "MessageAttributes": {
+                            **_carried_attributes(r.message),
+                            ERROR_ATTRIBUTE: {"DataType": "String", "StringValue": r.error[:1000] or "unknown"},
+                            SOURCE_QUEUE_ATTRIBUTE: {"DataType": "String", "StringValue": self.queue_url},
+                        },
+                    }
+                    for i, r in enumerate(chunk)
+                ],
+            )
+            failed = {f["Id"] for f in response.get("Failed", [])}
+            for i, r in enumerate(chunk):
+                if str(i) in failed:
+                    log.error("could not move a message to the DLQ; it will come back", extra={"error": r.error})
+                else:
+                    log.warning("message dead-lettered", extra={"message_id": r.message["MessageId"], "error": r.error})
+                    moved.append(r)
+        return moved
+
+    def _delete(self, results: list[_Result]) -> None:
+        for start in range(0, len(results), 10):
+            chunk = results[start : start + 10]
+            response = self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r.message["ReceiptHandle"]} for i, r in enumerate(chunk)],
+            )
+            for failure in response.get("Failed", []):
+                log.error("delete failed; the message will be delivered again", extra={"error": failure})
+
+    def _change_visibility(self, pairs: list[tuple[_Result, int]]) -> None:
+        for start in range(0, len(pairs), 10):
+            chunk = pairs[start : start + 10]
+            response = self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r.message["ReceiptHandle"], "VisibilityTimeout": seconds}
+                    for i, (r, seconds) in enumerate(chunk)
+                ],
+            )
+            for failure in response.get("Failed", []):
+                log.warning("visibility change failed", extra={"error": failure})
+
+
+def _carried_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    carried = {}
+    for name, attribute in message.get("MessageAttributes", {}).items():
+        if name in (ERROR_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE):
+            continue
+        carried[name] = {k: v for k, v in attribute.items() if k in ("DataType", "StringValue", "BinaryValue")}
+    return dict(list(carried.items())[:8])  # SQS allows ten attributes; two are ours
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:500] if text else type(exc).__name__

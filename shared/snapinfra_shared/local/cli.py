@@ -1,0 +1,132 @@
+"""`snapinfra-dev`: run the whole system on one machine.
+
+`snapinfra-dev up` starts the embedded AWS (a moto server on 127.0.0.1:4566) unless AWS_ENDPOINT_URL
+points at one already, provisions the topology, and runs the four services under one supervisor
+(honcho), their logs interleaved and labelled. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+import threading
+import time
+
+import click
+
+from snapinfra_shared.aws import AwsClients
+from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS, endpoint_answers, moto_command
+from snapinfra_shared.logs import configure_logging
+from snapinfra_shared.provision import provision
+from snapinfra_shared.topology import build_topology
+
+log = logging.getLogger("snapinfra.dev")
+
+WORKERS = ("codegen", "deployer", "notifier")
+
+
+def _service_env(*, endpoint: str | None, prefix: str, dev_defaults: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+        for key, value in LOCAL_CREDENTIALS.items():
+            env.setdefault(key, value)
+    env["SNAPINFRA_PREFIX"] = prefix
+    for key, value in dev_defaults.items():
+        env.setdefault(key, value)
+    return env
+
+
+def _provision_when_up(endpoint: str | None, prefix: str, on_failure: threading.Event) -> None:
+    deadline = time.monotonic() + 60
+    while endpoint and not endpoint_answers(endpoint):
+        if time.monotonic() > deadline:
+            log.error("the AWS endpoint %s did not answer within 60 s", endpoint)
+            on_failure.set()
+            return
+        time.sleep(0.2)
+    try:
+        result = provision(AwsClients(), build_topology(prefix, os.environ.get("SNAPINFRA_BUCKET")))
+    except Exception:
+        log.exception("provisioning failed")
+        on_failure.set()
+        return
+    log.info(
+        "topology ready: %d topics, %d queues, bucket %s",
+        len(result["topics"]),
+        len(result["queues"]),
+        result["bucket"],
+    )
+
+
+@click.group()
+def main() -> None:
+    """Run Snapinfra locally."""
+
+
+@main.command()
+@click.option("--aws-port", default=4566, show_default=True, help="port of the embedded AWS (moto)")
+@click.option("--api-port", default=5000, show_default=True)
+@click.option("--metrics-port", default=9100, show_default=True, help="workers serve metrics from this port up")
+@click.option("--prefix", default="snapinfra", show_default=True, help="resource name prefix")
+@click.option("--embedded/--no-embedded", default=True, help="start moto when AWS_ENDPOINT_URL is unset")
+def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: bool) -> None:
+    """Start the embedded AWS (if needed), provision, and run every service."""
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    configure_logging("dev", fmt="text")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
+    if endpoint:
+        log.info("using the AWS endpoint in AWS_ENDPOINT_URL: %s", endpoint)
+    elif embedded:
+        endpoint = f"http://127.0.0.1:{aws_port}"
+        if endpoint_answers(endpoint):
+            log.info("reusing the AWS endpoint already answering on %s", endpoint)
+        else:
+            manager.add_process("aws", shlex.join(moto_command(aws_port)))
+    else:
+        log.info("no AWS_ENDPOINT_URL and --no-embedded: using the default AWS credentials and region")
+
+    env = _service_env(
+        endpoint=endpoint if embedded or os.environ.get("AWS_ENDPOINT_URL") else None,
+        prefix=prefix,
+        dev_defaults={
+            "SNAPINFRA_AUTH_MODE": "dev",
+            "SNAPINFRA_S3_ADDRESSING_STYLE": "path",
+            "SNAPINFRA_SHUTDOWN_GRACE_SECONDS": "4",
+            "SNAPINFRA_PUBLIC_HOSTS": "127.0.0.1,localhost",
+        },
+    )
+    if endpoint:
+        os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    exe = os.path.dirname(sys.executable)
+    manager.add_process("api", f"exec {exe}/snapinfra-api serve --host 127.0.0.1 --port {api_port}", env=env)
+    for offset, worker in enumerate(WORKERS, start=1):
+        worker_env = {**env, "SNAPINFRA_METRICS_PORT": str(metrics_port + offset) if metrics_port else "0"}
+        manager.add_process(worker, f"exec {exe}/snapinfra-{worker}", env=worker_env)
+
+    failed = threading.Event()
+    threading.Thread(target=_provision_when_up, args=(endpoint, prefix, failed), daemon=True).start()
+    threading.Thread(target=lambda: failed.wait() and manager.terminate(), daemon=True).start()
+    manager.loop()
+    sys.exit(1 if failed.is_set() else manager.returncode or 0)
+
+
+@main.command(name="provision")
+@click.option("--prefix", default="snapinfra", show_default=True)
+def provision_command(prefix: str) -> None:
+    """Provision the topology on the endpoint in AWS_ENDPOINT_URL (or real AWS)."""
+    configure_logging("provision", fmt="text")
+    result = provision(AwsClients(), build_topology(prefix, os.environ.get("SNAPINFRA_BUCKET")))
+    click.echo(result)
+
+
+@main.command()
+@click.option("--port", default=4566, show_default=True)
+def aws(port: int) -> None:
+    """Run only the embedded AWS (moto) in the foreground."""
+    os.execvp(moto_command(port)[0], moto_command(port))  # noqa: S606 - replaces this process with moto

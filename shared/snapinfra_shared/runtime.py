@@ -1,0 +1,155 @@
+"""What every service process does around its own code: resolve its resources (waiting for them
+while the stack comes up), serve metrics, dispatch events to handlers, stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client import start_http_server
+from pydantic import ValidationError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from snapinfra_shared.aws import AwsClients
+from snapinfra_shared.catalog import UnknownEvent, parse_data
+from snapinfra_shared.consumer import Consumer, ConsumerOptions, Delivery, PoisonMessage
+from snapinfra_shared.events import Envelope, Service
+from snapinfra_shared.logs import configure_logging
+from snapinfra_shared.settings import ServiceSettings, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Envelope, Any, Delivery], None]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The AWS resources one service owns, resolved to names, URLs and ARNs."""
+
+    service: Service
+    table: str
+    bucket: str
+    prefix: str
+    topic_arn: str | None
+    queue_url: str | None
+    dlq_url: str | None
+
+
+def resolve_resources(clients: AwsClients, settings: ServiceSettings, service: Service) -> Resources:
+    """Look up this service's resources, waiting up to the startup timeout while they appear."""
+    topology = settings.topology()
+    queue = topology.queues.get(service)
+
+    def lookup() -> Resources:
+        clients.dynamodb.describe_table(TableName=topology.tables[service].name)
+        queue_url = dlq_url = None
+        if queue is not None:
+            queue_url = clients.sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+            dlq_url = clients.sqs.get_queue_url(QueueName=queue.dlq_name)["QueueUrl"]
+        topic = topology.topics.get(service)
+        return Resources(
+            service=service,
+            table=topology.tables[service].name,
+            bucket=topology.bucket,
+            prefix=topology.prefixes[service],
+            topic_arn=clients.topic_arn(topic) if topic else None,
+            queue_url=queue_url,
+            dlq_url=dlq_url,
+        )
+
+    retrying = Retrying(
+        stop=stop_after_delay(settings.startup_timeout_seconds),
+        wait=wait_exponential(multiplier=0.25, max=5),
+        retry=retry_if_exception_type((ClientError, BotoCoreError)),
+        before_sleep=lambda state: log.info(
+            "waiting for resources", extra={"error": str(state.outcome.exception()) if state.outcome else ""}
+        ),
+        reraise=True,
+    )
+    return retrying(lookup)
+
+
+class Dispatcher:
+    """Routes an event to its handler with its data validated against the catalog."""
+
+    def __init__(self, handlers: Mapping[str, EventHandler]):
+        self.handlers = dict(handlers)
+
+    def __call__(self, event: Envelope, delivery: Delivery) -> None:
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            raise PoisonMessage(f"this service has no handler for {event.type}")
+        try:
+            data = parse_data(event)
+        except (UnknownEvent, ValidationError) as exc:
+            raise PoisonMessage(f"invalid {event.type}: {exc}") from exc
+        handler(event, data, delivery)
+
+
+def start_service(service: Service, settings: ServiceSettings) -> AwsClients:
+    configure_logging(service, settings.log_level, settings.log_format)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=os.environ.get("SNAPINFRA_METRICS_ADDR", "127.0.0.1"))
+    return AwsClients.from_settings(settings)
+
+
+def consumer_for(
+    clients: AwsClients, settings: WorkerSettings, resources: Resources, handlers: Mapping[str, EventHandler]
+) -> Consumer:
+    queue = settings.topology().queues[resources.service]
+    assert resources.queue_url and resources.dlq_url, "a consuming service has a queue"
+    return Consumer(
+        clients.sqs,
+        queue_url=resources.queue_url,
+        dlq_url=resources.dlq_url,
+        handle=Dispatcher(handlers),
+        options=ConsumerOptions(
+            visibility_timeout=queue.visibility_timeout,
+            max_receive_count=queue.max_receive_count,
+            wait_time_seconds=settings.wait_time_seconds,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
+            shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        ),
+    )
+
+
+def stop_on_signals(consumer: Consumer | None = None) -> threading.Event:
+    """SIGTERM (ECS) or SIGINT (Ctrl-C) sets the returned event; a long poll in progress is cut short."""
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+        if consumer is not None:
+            consumer.interrupt_receive()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stop
+
+
+def run_worker(
+    service: Service,
+    settings: WorkerSettings,
+    build_handlers: Callable[[AwsClients, Resources], Mapping[str, EventHandler]],
+) -> None:
+    """The whole life of a worker process."""
+    clients = start_service(service, settings)
+    stop = stop_on_signals()  # while resources are awaited
+    resources = resolve_resources(clients, settings, service)
+    consumer = consumer_for(clients, settings, resources, build_handlers(clients, resources))
+    stop = stop_on_signals(consumer) if not stop.is_set() else stop
+    consumer.run(stop)
+    logging.shutdown()
+    # Handlers still running past the grace were released to other workers; don't wait for them.
+    if any(t.name.startswith("handler") and t.is_alive() for t in threading.enumerate()):
+        os._exit(0)

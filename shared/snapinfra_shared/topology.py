@@ -1,0 +1,113 @@
+"""The one declaration of every AWS resource the system runs on.
+
+Read by the local provisioner (`snapinfra_shared.provision`) and by the CDK app (`infra/`), so what
+runs on a laptop is what runs on AWS. Subscriptions are derived from the event catalog.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from snapinfra_shared.catalog import consumed_by, producers
+from snapinfra_shared.events import SERVICES, Service
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """A consumer's queue subscribed to a producer's topic, raw delivery, filtered on event type."""
+
+    producer: Service
+    event_types: tuple[str, ...]
+
+    @property
+    def filter_policy(self) -> dict[str, list[str]]:
+        return {"type": list(self.event_types)}
+
+    @property
+    def filter_policy_json(self) -> str:
+        return json.dumps(self.filter_policy, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    service: Service
+    name: str
+    dlq_name: str
+    visibility_timeout: int  # seconds; above the handler's limit, extended by the heartbeat
+    max_receive_count: int
+    subscriptions: tuple[SubscriptionSpec, ...]
+    dlq_retention_seconds: int = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Every table has string keys `pk` and `sk`, a TTL attribute, and the indexes its queries need."""
+
+    service: Service
+    name: str
+    indexes: tuple[IndexSpec, ...] = ()
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    ttl_attribute: str = "expires_at"
+
+
+@dataclass(frozen=True)
+class Topology:
+    prefix: str
+    bucket: str
+    topics: dict[Service, str]
+    queues: dict[Service, QueueSpec]
+    tables: dict[Service, TableSpec]
+    prefixes: dict[Service, str] = field(default_factory=dict)
+
+
+# Per consumer: how long one message may be held before the heartbeat must extend it.
+VISIBILITY_TIMEOUT: dict[Service, int] = {"api": 30, "codegen": 120, "deployer": 300, "notifier": 60}
+MAX_RECEIVE_COUNT = 5
+S3_PREFIXES: dict[Service, str] = {
+    "api": "uploads/",
+    "codegen": "codegen/",
+    "deployer": "deployments/",
+    "notifier": "notifications/",
+}
+TABLE_INDEXES: dict[Service, tuple[IndexSpec, ...]] = {
+    # api: jobs of one user and one project, newest first
+    "api": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+}
+
+
+def build_topology(prefix: str = "snapinfra", bucket: str | None = None) -> Topology:
+    topics = {service: f"{prefix}-{service}-events" for service in producers()}
+    queues: dict[Service, QueueSpec] = {}
+    for service in SERVICES:
+        wanted = consumed_by(service)
+        if not wanted:
+            continue
+        queues[service] = QueueSpec(
+            service=service,
+            name=f"{prefix}-{service}",
+            dlq_name=f"{prefix}-{service}-dlq",
+            visibility_timeout=VISIBILITY_TIMEOUT[service],
+            max_receive_count=MAX_RECEIVE_COUNT,
+            subscriptions=tuple(SubscriptionSpec(p, tuple(types)) for p, types in wanted.items()),
+        )
+    tables = {
+        service: TableSpec(service=service, name=f"{prefix}-{service}", indexes=TABLE_INDEXES.get(service, ()))
+        for service in SERVICES
+    }
+    return Topology(
+        prefix=prefix,
+        bucket=bucket or f"{prefix}-storage",
+        topics=topics,
+        queues=queues,
+        tables=tables,
+        prefixes=dict(S3_PREFIXES),
+    )
