@@ -1,0 +1,64 @@
+"""The codegen service's artifacts, under its own S3 prefix: codegen/<user>/<job>/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from snapinfra_codegen.packaging import Package
+from snapinfra_shared.catalog import Artifact
+
+
+class ArtifactStore:
+    def __init__(self, s3: Any, bucket: str, prefix: str):
+        self._s3 = s3
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def job_prefix(self, user_id: str, job_id: str) -> str:
+        return f"{self.prefix}{user_id}/{job_id}/"
+
+    def put(self, user_id: str, job_id: str, project_name: str, package: Package) -> Artifact:
+        base = self.job_prefix(user_id, job_id)
+        key, manifest_key = f"{base}{project_name}.zip", f"{base}manifest.json"
+        metadata = {"job-id": job_id, "sha256": package.sha256}
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=package.zip_bytes,
+            ContentType="application/zip",
+            ContentDisposition=f'attachment; filename="{project_name}.zip"',
+            Metadata=metadata,
+        )
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=manifest_key,
+            Body=json.dumps(package.manifest, indent=2).encode(),
+            ContentType="application/json",
+            Metadata=metadata,
+        )
+        return Artifact(
+            bucket=self.bucket,
+            key=key,
+            manifest_key=manifest_key,
+            size_bytes=len(package.zip_bytes),
+            file_count=package.manifest["file_count"],
+            sha256=package.sha256,
+        )
+
+    def delete_job(self, user_id: str, job_id: str) -> int:
+        """Remove every version of every object of the job; returns how many were removed."""
+        removed = 0
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.job_prefix(user_id, job_id)):
+            objects = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            for start in range(0, len(objects), 1000):
+                chunk = objects[start : start + 1000]
+                response = self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+                if response.get("Errors"):
+                    raise RuntimeError(f"could not delete {len(response['Errors'])} objects: {response['Errors'][0]}")
+                removed += len(chunk)
+        return removed

@@ -1,0 +1,42 @@
+"""What every generator takes and returns. Generators are pure: no AWS, no clock, no randomness
+beyond what they are given; the codegen handler validates, zips and stores what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from snapinfra_shared.spec import ProjectSpec, ProjectType
+
+
+class GenerationError(Exception):
+    """A permanent failure whose message a person can act on (it is shown to the user as the reason).
+
+    Raise it for bad output or input that retrying will not fix. Transient trouble (a timeout, a
+    throttled endpoint) should raise anything else, so the message is retried with backoff.
+    """
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    project_type: ProjectType
+    prompt: str
+    spec: ProjectSpec
+    project_name: str  # a slug, safe as a directory and package name: [a-z][a-z0-9-]*
+
+
+@dataclass(frozen=True)
+class GeneratedProject:
+    """The files of a project, by relative POSIX path (e.g. "app/main.py")."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(len(content) for content in self.files.values())
+
+
+class Generator(Protocol):
+    name: str
+
+    def generate(self, request: GenerationRequest) -> GeneratedProject: ...

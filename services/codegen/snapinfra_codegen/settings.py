@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from snapinfra_shared.settings import WorkerSettings
+
+
+class CodegenSettings(WorkerSettings):
+    generator: Literal["templated", "openai", "bedrock"] = Field(
+        default="templated", description="templated: deterministic and offline; openai/bedrock: an LLM"
+    )
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://host/v1")
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    bedrock_model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    max_files: int = Field(default=200, ge=1)
+    max_total_bytes: int = Field(default=5_000_000, ge=1)
+    max_file_bytes: int = Field(default=1_000_000, ge=1)
+    lease_seconds: int = Field(default=900, ge=10, description="how long one attempt may hold a job")
+
+    @model_validator(mode="after")
+    def _generator_needs(self) -> CodegenSettings:
+        if self.generator == "openai" and not self.llm_base_url:
+            raise ValueError("SNAPINFRA_LLM_BASE_URL is required when SNAPINFRA_GENERATOR=openai")
+        return self
