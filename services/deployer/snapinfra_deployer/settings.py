@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from snapinfra_shared.settings import WorkerSettings
+
+
+class DeployerSettings(WorkerSettings):
+    pass
