@@ -184,6 +184,8 @@ class Consumer:
                     self.poll_once(stop)
                     failures = 0
                 except Exception:
+                    if stop.is_set():
+                        break  # the endpoint went away as we were stopping: nothing to retry
                     failures += 1
                     pause = min(30.0, 0.5 * 2**failures)
                     log.exception("polling failed; trying again", extra={"retry_in_seconds": pause})

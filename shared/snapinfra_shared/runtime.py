@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import start_http_server
 from pydantic import ValidationError
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_when_event_set, wait_exponential
 
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.catalog import UnknownEvent, parse_data
@@ -41,8 +41,16 @@ class Resources:
     dlq_url: str | None
 
 
-def resolve_resources(clients: AwsClients, settings: ServiceSettings, service: Service) -> Resources:
-    """Look up this service's resources, waiting up to the startup timeout while they appear."""
+class Stopped(Exception):
+    pass
+
+
+def resolve_resources(
+    clients: AwsClients, settings: ServiceSettings, service: Service, stop: threading.Event | None = None
+) -> Resources:
+    """Look up this service's resources, waiting up to the startup timeout while they appear
+    (or until `stop` is set, which raises Stopped)."""
+    stop = stop or threading.Event()
     topology = settings.topology()
     queue = topology.queues.get(service)
 
@@ -64,7 +72,8 @@ def resolve_resources(clients: AwsClients, settings: ServiceSettings, service: S
         )
 
     retrying = Retrying(
-        stop=stop_after_delay(settings.startup_timeout_seconds),
+        stop=stop_after_delay(settings.startup_timeout_seconds) | stop_when_event_set(stop),
+        sleep=stop.wait,
         wait=wait_exponential(multiplier=0.25, max=5),
         retry=retry_if_exception_type((ClientError, BotoCoreError)),
         before_sleep=lambda state: log.info(
@@ -72,7 +81,12 @@ def resolve_resources(clients: AwsClients, settings: ServiceSettings, service: S
         ),
         reraise=True,
     )
-    return retrying(lookup)
+    try:
+        return retrying(lookup)
+    except (ClientError, BotoCoreError):
+        if stop.is_set():
+            raise Stopped from None
+        raise
 
 
 class Dispatcher:
@@ -145,7 +159,10 @@ def run_worker(
     """The whole life of a worker process."""
     clients = start_service(service, settings)
     stop = stop_on_signals()  # while resources are awaited
-    resources = resolve_resources(clients, settings, service)
+    try:
+        resources = resolve_resources(clients, settings, service, stop)
+    except Stopped:
+        return
     consumer = consumer_for(clients, settings, resources, build_handlers(clients, resources))
     stop = stop_on_signals(consumer) if not stop.is_set() else stop
     consumer.run(stop)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -38,9 +37,8 @@ def endpoint_answers(url: str, timeout: float = 1.0) -> bool:
 
 
 def moto_command(port: int) -> list[str]:
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
-    base = [exe] if exe else [sys.executable, "-m", "moto.server"]
-    return [*base, "-H", "127.0.0.1", "-p", str(port)]
+    """moto's server on loopback, its per-request access log off (errors are still logged)."""
+    return [sys.executable, "-m", "snapinfra_shared.local.moto_main", "-H", "127.0.0.1", "-p", str(port)]
 
 
 class EmbeddedAws:

@@ -1,0 +1,41 @@
+# The commands the README names. `make dev` runs the whole system; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= 3.11
+
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: help setup dev test lint typecheck bench docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+setup: $(UV)  ## install every package of the workspace from the lock file
+	$(UV) sync --all-packages --frozen
+
+dev: setup  ## run the whole system: embedded AWS, provisioning, api on :5000 and the three workers
+	$(UV) run snapinfra-dev up
+
+test: setup  ## lint, then every test (unit, integration on moto, end to end)
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run python -m snapinfra_shared.docs --check
+	$(UV) run pytest $(PYTEST_ARGS)
+
+typecheck: setup  ## mypy, strict
+	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_*
+
+bench: setup  ## measure throughput, latency and AWS calls per job on the running system (make dev first)
+	$(UV) run python tests/benchmarks/bench_codegen.py $(BENCH_ARGS)
+
+docs: setup  ## regenerate docs/events.md from the event catalog
+	$(UV) run python -m snapinfra_shared.docs --write
+
+clean:  ## remove the virtual environment and caches
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache

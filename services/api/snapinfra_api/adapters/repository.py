@@ -1,0 +1,254 @@
+"""The api's own table: the jobs read model and the outbox of events not yet published.
+
+Keys: a job is `pk=USER#<user>`, `sk=CODEGEN#<job id>` (ids are UUIDv7, so they sort by creation);
+index gsi1 holds `USER#<user>#PROJECT#<project>` for the projectId filter. An outbox item is
+`pk=OUTBOX`, `sk=<occurred_at>#<event id>`, written in the same transaction as the job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from snapinfra_api.domain.jobs import STATUS_RANK, CodeGenJob, Status
+from snapinfra_shared.catalog import Artifact
+from snapinfra_shared.events import Envelope
+from snapinfra_shared.spec import ProjectSpec
+
+OUTBOX_PK = "OUTBOX"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[CodeGenJob]
+    next_cursor: str | None
+
+
+def _user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def _job_sk(job_id: str) -> str:
+    return f"CODEGEN#{job_id}"
+
+
+def _outbox_item(event: Envelope) -> dict[str, Any]:
+    return {
+        "pk": {"S": OUTBOX_PK},
+        "sk": {"S": f"{event.occurred_at.isoformat()}#{event.id}"},
+        "event": {"S": event.model_dump_json()},
+    }
+
+
+def _s(value: str | None) -> dict[str, str] | None:
+    return {"S": value} if value is not None else None
+
+
+def _job_item(job: CodeGenJob) -> dict[str, Any]:
+    item = {
+        "pk": _s(_user_pk(job.user_id)),
+        "sk": _s(_job_sk(job.id)),
+        "gsi1pk": _s(f"{_user_pk(job.user_id)}#PROJECT#{job.project_id}"),
+        "gsi1sk": _s(_job_sk(job.id)),
+        "job_id": _s(job.id),
+        "user_id": _s(job.user_id),
+        "project_id": _s(job.project_id),
+        "type": _s(job.type),
+        "prompt": _s(job.prompt),
+        "spec": _s(job.spec.model_dump_json()),
+        "spec_source": _s(job.spec_source),
+        "status": _s(job.status),
+        "status_rank": {"N": str(job.status_rank)},
+        "created_at": _s(job.created_at.isoformat()),
+        "updated_at": _s(job.updated_at.isoformat()),
+    }
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _job(item: dict[str, Any]) -> CodeGenJob:
+    def opt(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    def when(name: str) -> datetime | None:
+        value = opt(name)
+        return datetime.fromisoformat(value) if value else None
+
+    artifact = opt("artifact")
+    return CodeGenJob(
+        id=item["job_id"]["S"],
+        user_id=item["user_id"]["S"],
+        project_id=item["project_id"]["S"],
+        type=item["type"]["S"],
+        prompt=item["prompt"]["S"],
+        spec=ProjectSpec.model_validate_json(item["spec"]["S"]),
+        spec_source=item["spec_source"]["S"],
+        status=item["status"]["S"],
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+        started_at=when("started_at"),
+        completed_at=when("completed_at"),
+        artifact=Artifact.model_validate_json(artifact) if artifact else None,
+        reason=opt("reason"),
+        attempts=int(item["attempts"]["N"]) if "attempts" in item else 0,
+    )
+
+
+class JobRepository:
+    def __init__(self, dynamodb: Any, table: str):
+        self._ddb = dynamodb
+        self.table = table
+
+    # -- writes that carry an event: one transaction, so an accepted job is never lost --------
+
+    def add(self, job: CodeGenJob, event: Envelope) -> None:
+        self._ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _job_item(job),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self.table, "Item": _outbox_item(event)}},
+            ]
+        )
+
+    def remove(self, user_id: str, job_id: str, event: Envelope) -> bool:
+        """False when there is no such job of this user."""
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": {"pk": {"S": _user_pk(user_id)}, "sk": {"S": _job_sk(job_id)}},
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": _outbox_item(event)}},
+                ]
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons", [])
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False
+            raise
+
+    # -- the outbox ---------------------------------------------------------------------------
+
+    def outbox_done(self, event: Envelope) -> None:
+        key = _outbox_item(event)
+        self._ddb.delete_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]})
+
+    def outbox_due(self, older_than: datetime, limit: int = 50) -> list[Envelope]:
+        response = self._ddb.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk < :before",
+            ExpressionAttributeValues={":pk": {"S": OUTBOX_PK}, ":before": {"S": older_than.isoformat()}},
+            Limit=limit,
+            ConsistentRead=True,
+        )
+        return [Envelope.model_validate_json(item["event"]["S"]) for item in response.get("Items", [])]
+
+    def outbox_done_many(self, events: list[Envelope]) -> None:
+        for start in range(0, len(events), 25):
+            requests = []
+            for event in events[start : start + 25]:
+                key = _outbox_item(event)
+                requests.append({"DeleteRequest": {"Key": {"pk": key["pk"], "sk": key["sk"]}}})
+            pending: dict[str, Any] = {self.table: requests}
+            while pending:
+                pending = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, user_id: str, job_id: str) -> CodeGenJob | None:
+        item = self._ddb.get_item(
+            TableName=self.table, Key={"pk": {"S": _user_pk(user_id)}, "sk": {"S": _job_sk(job_id)}}
+        ).get("Item")
+        return _job(item) if item else None
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None, project_id: str | None) -> Page:
+        """The user's jobs, newest first: a Query on the table or on gsi1, never a scan."""
+        if project_id is None:
+            query: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": _user_pk(user_id)}, ":prefix": {"S": "CODEGEN#"}},
+            }
+            partition = ("pk", _user_pk(user_id))
+        else:
+            gsi_pk = f"{_user_pk(user_id)}#PROJECT#{project_id}"
+            query = {
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": gsi_pk}, ":prefix": {"S": "CODEGEN#"}},
+            }
+            partition = ("gsi1pk", gsi_pk)
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
+        response = self._ddb.query(TableName=self.table, ScanIndexForward=False, Limit=limit, **query)
+        last = response.get("LastEvaluatedKey")
+        return Page([_job(i) for i in response.get("Items", [])], _encode_cursor(last) if last else None)
+
+    # -- the projection of codegen events: monotonic, so replays and reordering are harmless ---
+
+    def advance(
+        self, user_id: str, job_id: str, status: Status, at: datetime, fields: dict[str, Any] | None = None
+    ) -> bool:
+        """Move a job to `status` with `fields`, unless it is gone or already as far or further."""
+        values: dict[str, Any] = {
+            ":status": {"S": status},
+            ":rank": {"N": str(STATUS_RANK[status])},
+            ":at": {"S": at.isoformat()},
+        }
+        sets = ["#status = :status", "status_rank = :rank", "updated_at = :at"]
+        for i, (name, value) in enumerate((fields or {}).items()):
+            values[f":f{i}"] = value
+            sets.append(f"{name} = :f{i}")
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": _user_pk(user_id)}, "sk": {"S": _job_sk(job_id)}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk) AND status_rank < :rank",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    plain = {name: value["S"] for name, value in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, partition: tuple[str, str]) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        plain = json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor("cursor is not one this API returned") from exc
+    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
+        raise InvalidCursor("cursor is not one this API returned")
+    name, value = partition
+    expected = {"pk", "sk"} | ({"gsi1pk", "gsi1sk"} if name == "gsi1pk" else set())
+    if set(plain) != expected or plain.get(name) != value:
+        raise InvalidCursor("cursor belongs to another listing")
+    return {k: {"S": v} for k, v in plain.items()}

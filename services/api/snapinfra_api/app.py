@@ -1,0 +1,46 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, Response, g, request
+
+from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
+from snapinfra_api.errors import register_error_handlers
+from snapinfra_api.routes import codegen, health
+from snapinfra_api.settings import ApiSettings
+from snapinfra_shared.logs import bind_context, reset_context
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def create_app(settings: ApiSettings | None = None, dependencies: ApiDependencies | None = None) -> Flask:
+    settings = settings or (dependencies.settings if dependencies else ApiSettings())
+    app = Flask("snapinfra_api")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["snapinfra"] = dependencies or build_dependencies(settings)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _request_id() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
+        g.log_token = bind_context(correlation_id=g.request_id)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _forget_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            reset_context(token)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(codegen.bp)
+    return app

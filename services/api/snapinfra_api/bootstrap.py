@@ -1,0 +1,81 @@
+"""Wires the api: adapters from settings, the use cases, the authenticator, the background work."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from snapinfra_api.adapters.artifacts import ArtifactReader
+from snapinfra_api.adapters.outbox import OutboxRelay
+from snapinfra_api.adapters.repository import JobRepository
+from snapinfra_api.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
+from snapinfra_api.codegen_jobs import CodeGenJobs
+from snapinfra_api.handlers import build_handlers
+from snapinfra_api.settings import ApiSettings
+from snapinfra_shared.aws import AwsClients
+from snapinfra_shared.publisher import Publisher
+from snapinfra_shared.runtime import Resources, consumer_for, resolve_resources
+
+
+@dataclass
+class ApiDependencies:
+    settings: ApiSettings
+    clients: AwsClients
+    resources: Resources
+    repository: JobRepository
+    publisher: Publisher
+    jobs: CodeGenJobs
+    authenticator: Authenticator
+    relay: OutboxRelay
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start_background(self) -> None:
+        """Consume the api's queue (the projection) and relay the outbox, on daemon threads."""
+        consumer = consumer_for(self.clients, self.settings, self.resources, build_handlers(self.repository))
+        self._threads = [
+            threading.Thread(target=consumer.run, args=(self._stop,), name="projection", daemon=True),
+            threading.Thread(
+                target=self.relay.run,
+                args=(self._stop, self.settings.outbox_interval_seconds),
+                name="outbox-relay",
+                daemon=True,
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop_background(self, timeout: float) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+def build_authenticator(settings: ApiSettings) -> Authenticator:
+    if settings.auth_mode == "dev":
+        return DevHeaderAuthenticator()
+    assert settings.jwt_jwks_url and settings.jwt_issuer and settings.jwt_audience  # the settings validator
+    return JwtAuthenticator(
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms,
+    )
+
+
+def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None) -> ApiDependencies:
+    clients = clients or AwsClients.from_settings(settings)
+    resources = resolve_resources(clients, settings, "api")
+    assert resources.topic_arn is not None
+    repository = JobRepository(clients.dynamodb, resources.table)
+    publisher = Publisher(clients.sns, resources.topic_arn)
+    return ApiDependencies(
+        settings=settings,
+        clients=clients,
+        resources=resources,
+        repository=repository,
+        publisher=publisher,
+        jobs=CodeGenJobs(repository, publisher, ArtifactReader(clients.s3), settings.presign_expiry_seconds),
+        authenticator=build_authenticator(settings),
+        relay=OutboxRelay(repository, publisher, grace_seconds=settings.outbox_grace_seconds),
+    )

@@ -1,0 +1,42 @@
+"""Health and metrics: never authenticated, never rate limited."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from snapinfra_api.routes.common import deps
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    d = deps()
+    checks: dict[str, str] = {}
+    for name, probe in (
+        ("table", lambda: d.clients.dynamodb.describe_table(TableName=d.resources.table)),
+        (
+            "queue",
+            lambda: d.clients.sqs.get_queue_attributes(QueueUrl=d.resources.queue_url, AttributeNames=["QueueArn"]),
+        ),
+        ("bucket", lambda: d.clients.s3.head_bucket(Bucket=d.resources.bucket)),
+    ):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+    ready = all(value == "ok" for value in checks.values())
+    return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from snapinfra_shared.settings import WorkerSettings
+
+
+class ApiSettings(WorkerSettings):
+    """The api serves HTTP and also consumes the events its read model is projected from."""
+
+    auth_mode: Literal["dev", "jwt"] = Field(
+        default="jwt", description="dev: trust the x-dev-user-id header (local only); jwt: Bearer tokens"
+    )
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    page_size: int = Field(default=20, ge=1, le=100)
+    outbox_grace_seconds: float = Field(default=10.0, ge=0, description="age before the relay republishes")
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    http_threads: int = Field(default=16, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _jwt_needs(self) -> ApiSettings:
+        if self.auth_mode == "jwt":
+            missing = [
+                f"SNAPINFRA_{name.upper()}"
+                for name in ("jwt_jwks_url", "jwt_issuer", "jwt_audience")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"auth_mode jwt needs {', '.join(missing)} (or SNAPINFRA_AUTH_MODE=dev for local use)")
+        return self
