@@ -1,0 +1,116 @@
+"""The `api` project: a Flask REST API with one blueprint per entity, its tests, Dockerfile and README."""
+
+from __future__ import annotations
+
+from snapinfra_codegen.generators.templated.models import (
+    ModelContext,
+    model_module,
+    model_tests,
+    models_init,
+    sample_constants,
+    types_module,
+)
+from snapinfra_codegen.generators.templated.naming import EntityNames
+from snapinfra_codegen.generators.templated.pysrc import aliased_import, call, from_import, render, tuple_literal
+from snapinfra_codegen.generators.templated.readme import api_readme
+from snapinfra_codegen.generators.templated.versions import API_DEV_REQUIREMENTS, API_REQUIREMENTS
+
+MODELS = ModelContext(package="app.models", api=True)
+
+
+def _config_module(entities: list[EntityNames]) -> str:
+    lines = [
+        '"""Which environment variable names the DynamoDB table of each entity.',
+        "",
+        "Leave a variable unset (or empty) to keep that entity in memory, which suits development and tests.",
+        "With the infra stack deployed, set each variable to the matching stack output (e.g. UserTableName).",
+        '"""',
+        "",
+        "TABLE_ENV_VARS = {",
+        *(f'    "{entity.name}": "{entity.env_var}",' for entity in entities),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _routes_init(entities: list[EntityNames]) -> str:
+    lines = ['"""One blueprint per entity; create_app registers them all."""', ""]
+    for entity in sorted(entities, key=lambda e: e.module):
+        lines.append(aliased_import(f"app.routes.{entity.module}", "blueprint", f"{entity.snake}_blueprint"))
+    lines += ["", tuple_literal("BLUEPRINTS", [f"{entity.snake}_blueprint" for entity in entities])]
+    return "\n".join(lines) + "\n"
+
+
+def _route_module(entity: EntityNames) -> str:
+    return render(
+        "api/route.py.tmpl",
+        entity=entity.name,
+        path=entity.path,
+        snake=entity.snake,
+        plural_snake=entity.plural_snake,
+        models_import=from_import(
+            f"app.models.{entity.module}", [entity.output_class, entity.create_class, entity.update_class]
+        ),
+        output_class=entity.output_class,
+        create_class=entity.create_class,
+        update_class=entity.update_class,
+    )
+
+
+def _route_tests(entity: EntityNames) -> str:
+    head = render(
+        "api/test_routes_head.py.tmpl", entity=entity.name, path=entity.path, constants=sample_constants(entity)
+    )
+    parts = [head]
+    if entity.required_fields:
+        parts.append(render("api/test_routes_required.py.tmpl"))
+    else:
+        parts.append(render("api/test_routes_no_required.py.tmpl"))
+    if entity.optional_fields:
+        parts.append(render("api/test_routes_optional.py.tmpl"))
+    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
+def _dynamodb_tests(entities: list[EntityNames]) -> str:
+    modules = [f"test_{entity.snake}_routes" for entity in entities]
+    params = "\n".join(
+        call("pytest.param", [f'"{entity.name}"', module, f'id="{entity.name}"'], 4, ",")
+        for entity, module in zip(entities, modules, strict=True)
+    )
+    return render(
+        "api/test_dynamodb.py.tmpl",
+        route_test_imports=from_import("tests", modules),
+        entity_params=params,
+    )
+
+
+def api_files(project_name: str, prompt: str, entities: list[EntityNames], *, with_infra: bool) -> dict[str, str]:
+    """The api project's files, by path relative to the project folder."""
+    files = {
+        "README.md": api_readme(project_name, prompt, entities, with_infra=with_infra),
+        "pyproject.toml": render("api/pyproject.toml.tmpl", project_name=project_name),
+        "requirements.txt": "\n".join(API_REQUIREMENTS) + "\n",
+        "requirements-dev.txt": "\n".join(["-r requirements.txt", *API_DEV_REQUIREMENTS]) + "\n",
+        "Dockerfile": render("api/Dockerfile.tmpl", project_name=project_name),
+        ".dockerignore": render("api/dockerignore.tmpl"),
+        ".gitignore": render("common/gitignore.tmpl"),
+        "app/__init__.py": render("api/app_init.py.tmpl", project_name=project_name, first_entity=entities[0].name),
+        "app/config.py": _config_module(entities),
+        "app/errors.py": render("api/errors.py.tmpl"),
+        "app/repository.py": render("api/repository.py.tmpl"),
+        "app/models/__init__.py": models_init(entities, MODELS, "The request and response models of every entity."),
+        "app/models/_types.py": types_module(),
+        "app/routes/__init__.py": _routes_init(entities),
+        "app/routes/_common.py": render("api/routes_common.py.tmpl"),
+        "tests/__init__.py": "",
+        "tests/conftest.py": render("api/conftest.py.tmpl"),
+        "tests/test_app.py": render("api/test_app.py.tmpl", first_path=entities[0].path),
+        "tests/test_repository.py": render("api/test_repository.py.tmpl"),
+        "tests/test_dynamodb.py": _dynamodb_tests(entities),
+    }
+    for entity in entities:
+        files[f"app/models/{entity.module}.py"] = model_module(entity, MODELS)
+        files[f"app/routes/{entity.module}.py"] = _route_module(entity)
+        files[f"tests/test_{entity.snake}_models.py"] = model_tests(entity, MODELS)
+        files[f"tests/test_{entity.snake}_routes.py"] = _route_tests(entity)
+    return files

@@ -1,0 +1,13 @@
+"""Pinned versions written into the generated requirements files (a known-good, tested set)."""
+
+FLASK = "flask==3.1.3"
+PYDANTIC = "pydantic==2.14.4"
+BOTO3 = "boto3==1.44.8"
+GUNICORN = "gunicorn==27.0.1"
+PYTEST = "pytest==9.2.0"
+MOTO = "moto[dynamodb]==5.2.5"
+
+API_REQUIREMENTS = (FLASK, PYDANTIC, BOTO3, GUNICORN)
+API_DEV_REQUIREMENTS = (PYTEST, MOTO)
+MODEL_REQUIREMENTS = (PYDANTIC,)
+MODEL_DEV_REQUIREMENTS = (PYTEST,)

@@ -1,0 +1,400 @@
+"""The templated generator: every project type builds, deterministically, and what it builds works.
+
+The generated `api` and `model` projects carry their own pytest suites; these tests write them to a
+temporary folder and run those suites in a subprocess, from the generated project's root so that its
+own pytest configuration applies (not this repository's). The `infra` template goes through cfn-lint
+and is deployed, twice, into moto's CloudFormation emulator.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snapinfra_codegen.generators.base import GeneratedProject, GenerationError, GenerationRequest
+from snapinfra_codegen.generators.templated import TemplatedGenerator
+from snapinfra_shared.spec import ProjectSpec, ProjectType
+
+PROJECT = "demo-shop"
+PROMPT = "A small shop: users, orders and categories."
+
+ONE_ENTITY = {
+    "entities": [
+        {
+            "name": "User",
+            "fields": [
+                {"name": "name", "type": "string", "max_length": 100},
+                {"name": "email", "type": "email"},
+            ],
+        }
+    ]
+}
+
+# Every field type, required and optional, with and without max_length (including tight ones).
+EVERY_TYPE = {
+    "entities": [
+        {
+            "name": "OrderItem",
+            "fields": [
+                {"name": "title", "type": "string", "max_length": 1},
+                {"name": "body", "type": "text", "required": False, "max_length": 2000},
+                {"name": "quantity", "type": "integer"},
+                {"name": "price", "type": "number", "required": False},
+                {"name": "active", "type": "boolean"},
+                {"name": "due_at", "type": "datetime", "required": False},
+                {"name": "ships_on", "type": "date"},
+                {"name": "contact", "type": "email", "max_length": 6},
+                {"name": "homepage", "type": "url", "required": False, "max_length": 300},
+                {"name": "ref", "type": "uuid"},
+            ],
+        },
+        {
+            "name": "Category",
+            "fields": [
+                {"name": "label", "type": "string", "required": False, "max_length": 40},
+                {"name": "notes", "type": "text", "required": False},
+            ],
+        },
+        {"name": "Person", "fields": [{"name": "email", "type": "email", "max_length": 254}]},
+    ]
+}
+
+# Names that are easy to get wrong: a keyword module (Class), a class clashing with a field type (Email),
+# fields named after types and pydantic.BaseModel attributes, an entity with no required field.
+AWKWARD = {
+    "entities": [
+        {
+            "name": "Class",
+            "fields": [
+                {"name": "date", "type": "date", "required": False},
+                {"name": "other_date", "type": "date", "required": False},
+                {"name": "float", "type": "number", "required": False},
+                {"name": "uuid", "type": "uuid", "required": False},
+                {"name": "json", "type": "string", "required": False},
+                {"name": "model_name", "type": "string"},
+            ],
+        },
+        {"name": "Email", "fields": [{"name": "subject", "type": "string"}, {"name": "sent", "type": "boolean"}]},
+        {"name": "HTTPRequest", "fields": [{"name": "url", "type": "url"}, {"name": "str", "type": "text"}]},
+    ]
+}
+
+# The most a spec allows: 20 entities with long names (for the CloudFormation template limits).
+MANY = {
+    "entities": [
+        {"name": f"Entity{i:02d}" + "X" * 50, "fields": [{"name": "value", "type": "string"}]} for i in range(20)
+    ]
+}
+
+SPECS = {"one-entity": ONE_ENTITY, "every-type": EVERY_TYPE, "awkward": AWKWARD, "many": MANY}
+
+
+def _request(project_type: ProjectType, spec: dict[str, Any], name: str = PROJECT) -> GenerationRequest:
+    return GenerationRequest(
+        project_type=project_type,
+        prompt=PROMPT,
+        spec=ProjectSpec.model_validate(spec),
+        project_name=name,
+    )
+
+
+def _generate(project_type: ProjectType, spec: dict[str, Any]) -> GeneratedProject:
+    return TemplatedGenerator().generate(_request(project_type, spec))
+
+
+def _write(project: GeneratedProject, where: Path) -> Path:
+    for path, content in project.files.items():
+        target = where / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return where / PROJECT
+
+
+class _GeneratedSuite:
+    """A generated project written to disk, with its own pytest suite running in a subprocess."""
+
+    def __init__(self, root: Path, log: Path) -> None:
+        self.root = root
+        self._log = log
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "PYTHONPATH"}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        with log.open("w") as out:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                cwd=root,  # so the generated project's pytest settings apply, not this repository's
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def passed(self) -> int:
+        """Wait for the suite; assert it succeeded and return how many tests passed."""
+        returncode = self._process.wait(timeout=240)
+        output = self._log.read_text()
+        assert returncode == 0, output[-5000:]
+        passed = re.search(r"(\d+) passed", output)
+        assert passed, output[-2000:]
+        assert not re.search(r"\d+ (failed|error|skipped)", output), output[-2000:]
+        return int(passed.group(1))
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+_SUITES: dict[str, tuple[ProjectType, dict[str, Any]]] = {
+    "api-one-entity": ("api", ONE_ENTITY),
+    "api-every-type": ("api", EVERY_TYPE),
+    "model-awkward": ("model", AWKWARD),
+    "full-stack-awkward": ("full-stack", AWKWARD),
+}
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _GeneratedSuite]]:
+    """Every generated project's test suite, all started at once so that they run side by side."""
+    started: dict[str, _GeneratedSuite] = {}
+    try:
+        for key, (project_type, spec) in _SUITES.items():
+            where = tmp_path_factory.mktemp(key)
+            root = _write(_generate(project_type, spec), where)
+            started[key] = _GeneratedSuite(root, where / "pytest.log")
+        yield started
+    finally:
+        for suite in started.values():
+            suite.stop()
+
+
+def _ruff_clean(root: Path) -> None:
+    """The generated Python passes ruff with the project's own settings (its pyproject.toml)."""
+    if importlib.util.find_spec("ruff") is None:
+        return
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache", "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def _lint(template: str) -> list[Any]:
+    from cfnlint.api import ManualArgs, lint
+
+    return list(lint(template, config=ManualArgs(regions=["us-east-1"])))
+
+
+def _decode(template: str) -> dict[str, Any]:
+    from cfnlint.decode import decode_str
+
+    decoded, matches = decode_str(template)
+    assert not matches, matches
+    assert decoded is not None
+    return dict(decoded)
+
+
+def _check_template(template: str, spec: dict[str, Any]) -> None:
+    assert _lint(template) == []
+    decoded = _decode(template)
+    assert decoded["AWSTemplateFormatVersion"] == "2010-09-09"
+    assert "Environment" in decoded["Parameters"]
+    tables = {name: r for name, r in decoded["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
+    assert len(tables) == len(decoded["Resources"]) == len(spec["entities"])
+    for entity in spec["entities"]:
+        table = tables[f"{entity['name']}Table"]["Properties"]
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+        assert table["SSESpecification"] == {"SSEEnabled": True}
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert "${AWS::StackName}" in table["TableName"]["Fn::Sub"]
+        assert f"{entity['name']}TableName" in decoded["Outputs"]
+        assert f"{entity['name']}TableArn" in decoded["Outputs"]
+
+
+# -- the generated projects work ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec_name", ["one-entity", "every-type"])
+def test_api_project_tests_pass(suites: dict[str, _GeneratedSuite], spec_name: str) -> None:
+    spec = SPECS[spec_name]
+    suite = suites[f"api-{spec_name}"]
+    root = suite.root
+    for name in ("Dockerfile", "requirements.txt", "requirements-dev.txt", "README.md", "pyproject.toml"):
+        assert (root / name).is_file(), name
+    requirements = (root / "requirements.txt").read_text()
+    for package in ("flask==", "pydantic==", "boto3==", "gunicorn=="):
+        assert package in requirements
+    assert "pytest==" in (root / "requirements-dev.txt").read_text()
+    dockerfile = (root / "Dockerfile").read_text()
+    assert "FROM python:3.12-slim" in dockerfile
+    assert "\nUSER app\n" in dockerfile
+    assert "gunicorn" in dockerfile
+    readme = (root / "README.md").read_text()
+    for entity in spec["entities"]:
+        assert f"### {entity['name']}" in readme
+    _ruff_clean(root)
+    # Each entity brings dozens of route and model tests; make sure they all ran.
+    assert suite.passed() > 40 * len(spec["entities"])
+
+
+def test_model_project_tests_pass(suites: dict[str, _GeneratedSuite]) -> None:
+    suite = suites["model-awkward"]
+    root = suite.root
+    assert (root / "demo_shop_models" / "__init__.py").is_file()
+    assert not (root / "app").exists()
+    assert "pydantic==" in (root / "requirements.txt").read_text()
+    _ruff_clean(root)
+    assert suite.passed() > 20 * len(AWKWARD["entities"])
+
+
+@pytest.mark.parametrize("spec_name", ["every-type", "many"])
+def test_infra_template_lints_clean(spec_name: str) -> None:
+    project = _generate("infra", SPECS[spec_name])
+    assert set(project.files) == {f"{PROJECT}/template.yaml", f"{PROJECT}/README.md"}
+    _check_template(project.files[f"{PROJECT}/template.yaml"].decode(), SPECS[spec_name])
+
+
+def test_infra_template_deploys_twice_into_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = _generate("infra", EVERY_TYPE).files[f"{PROJECT}/template.yaml"].decode()
+    with moto.mock_aws():
+        cloudformation = boto3.client("cloudformation")
+        outputs = {}
+        for stack in ("shop-dev", "shop-prod"):
+            cloudformation.create_stack(
+                StackName=stack,
+                TemplateBody=template,
+                Parameters=[{"ParameterKey": "Environment", "ParameterValue": stack.split("-")[1]}],
+            )
+            described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+            assert described["StackStatus"] == "CREATE_COMPLETE"
+            outputs[stack] = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+        tables = set(boto3.client("dynamodb").list_tables()["TableNames"])
+    assert outputs["shop-dev"]["OrderItemTableName"] == "shop-dev-order-items"
+    assert outputs["shop-prod"]["PersonTableName"] == "shop-prod-people"
+    assert tables == {name for stack in outputs.values() for key, name in stack.items() if key.endswith("Name")}
+    assert len(tables) == 2 * len(EVERY_TYPE["entities"])
+
+
+def test_full_stack_project(suites: dict[str, _GeneratedSuite]) -> None:
+    suite = suites["full-stack-awkward"]
+    root = suite.root
+    _check_template((root / "infra" / "template.yaml").read_text(), AWKWARD)
+    readme = (root / "README.md").read_text()
+    assert "infra/template.yaml" in readme
+    for name in ("ClassTableName", "CLASS_TABLE_NAME", "HTTP_REQUEST_TABLE_NAME", "HTTPRequestTableName"):
+        assert name in readme
+    _ruff_clean(root)
+    assert suite.passed() > 20 * len(AWKWARD["entities"])
+
+
+# -- properties of every project ------------------------------------------------------------------
+
+ALL_TYPES: list[ProjectType] = ["api", "model", "infra", "full-stack"]
+
+
+@pytest.mark.parametrize("project_type", ALL_TYPES)
+@pytest.mark.parametrize("spec_name", list(SPECS))
+def test_output_is_deterministic_contained_and_parses(project_type: ProjectType, spec_name: str) -> None:
+    first = _generate(project_type, SPECS[spec_name])
+    second = TemplatedGenerator().generate(_request(project_type, SPECS[spec_name]))
+    assert first.files == second.files
+    assert list(first.files) == list(second.files)
+    for path, content in first.files.items():
+        parts = path.split("/")
+        assert parts[0] == PROJECT and len(parts) > 1, path
+        assert ".." not in parts and "" not in parts and "\\" not in path, path
+        text = content.decode("utf-8")
+        assert text == "" or text.endswith("\n"), path
+        assert "\r" not in text, path
+        if path.endswith(".py"):
+            ast.parse(text, filename=path)
+
+
+_DIGEST_SCRIPT = """
+import hashlib, json, sys
+from snapinfra_codegen.generators.base import GenerationRequest
+from snapinfra_codegen.generators.templated import TemplatedGenerator
+from snapinfra_shared.spec import ProjectSpec
+
+digest = hashlib.sha256()
+for project_type, spec in json.loads(sys.argv[1]):
+    request = GenerationRequest(project_type, sys.argv[2], ProjectSpec.model_validate(spec), sys.argv[3])
+    for path, content in TemplatedGenerator().generate(request).files.items():
+        digest.update(path.encode() + b"\\0" + content + b"\\0")
+print(digest.hexdigest())
+"""
+
+
+def test_output_does_not_depend_on_hash_seed() -> None:
+    """Byte-identical across processes too (set iteration order changes with PYTHONHASHSEED)."""
+    cases = [(project_type, spec) for project_type in ALL_TYPES for spec in (EVERY_TYPE, AWKWARD)]
+    expected = hashlib.sha256()
+    for project_type, spec in cases:
+        for path, content in _generate(project_type, spec).files.items():
+            expected.update(path.encode() + b"\0" + content + b"\0")
+    result = subprocess.run(
+        [sys.executable, "-c", _DIGEST_SCRIPT, json.dumps(cases), PROMPT, PROJECT],
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == expected.hexdigest()
+
+
+def test_projects_differ_by_name_only_in_named_places() -> None:
+    a = TemplatedGenerator().generate(_request("api", ONE_ENTITY, name="shop-a"))
+    b = TemplatedGenerator().generate(_request("api", ONE_ENTITY, name="shop-b"))
+    assert [p.removeprefix("shop-a/") for p in a.files] == [p.removeprefix("shop-b/") for p in b.files]
+    assert a.files["shop-a/app/routes/user.py"] == b.files["shop-b/app/routes/user.py"]
+
+
+def test_generator_identity() -> None:
+    assert TemplatedGenerator.name == "templated"
+    assert TemplatedGenerator().name == "templated"
+
+
+# -- refusals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../escape", "Demo", "demo/shop", "", "1demo", "demo shop"])
+def test_refuses_a_project_name_that_is_not_a_slug(name: str) -> None:
+    with pytest.raises(GenerationError, match="slug"):
+        TemplatedGenerator().generate(_request("api", ONE_ENTITY, name=name))
+
+
+def test_refuses_entities_that_would_share_a_module() -> None:
+    spec = {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("ABC", "Abc")]}
+    with pytest.raises(GenerationError, match="ABC, Abc"):
+        _generate("api", spec)
+
+
+@pytest.mark.parametrize(("field_type", "max_length"), [("email", 4), ("url", 7)])
+def test_refuses_a_max_length_no_value_can_meet(field_type: str, max_length: int) -> None:
+    spec = {"entities": [{"name": "User", "fields": [{"name": "link", "type": field_type, "max_length": max_length}]}]}
+    with pytest.raises(GenerationError, match=r"User\.link: max_length"):
+        _generate("api", spec)
