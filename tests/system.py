@@ -19,7 +19,10 @@ from snapinfra_shared.local.embedded import free_port
 class RunningSystem:
     """`snapinfra-dev up` as a child process group on free loopback ports."""
 
-    def __init__(self, log_path: Path, *, env: dict[str, str] | None = None, embedded: bool = True):
+    def __init__(
+        self, log_path: Path, *, env: dict[str, str] | None = None, embedded: bool = True, metrics_port: int = 0
+    ):
+        self.metrics_port = metrics_port
         self.aws_port, self.api_port = free_port(), free_port()
         self.prefix = f"e{uuid.uuid4().hex[:10]}"
         self.api = f"http://127.0.0.1:{self.api_port}"
@@ -36,7 +39,7 @@ class RunningSystem:
             self.aws = env["AWS_ENDPOINT_URL"]
         runner = str(Path(sys.executable).parent / "snapinfra-dev")
         command = [runner, "up", "--aws-port", str(self.aws_port), "--api-port", str(self.api_port),
-                   "--metrics-port", "0", "--prefix", self.prefix]
+                   "--metrics-port", str(self.metrics_port), "--prefix", self.prefix]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)

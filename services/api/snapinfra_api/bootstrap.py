@@ -69,13 +69,14 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
     assert resources.topic_arn is not None
     repository = JobRepository(clients.dynamodb, resources.table)
     publisher = Publisher(clients.sns, resources.topic_arn)
+    relay = OutboxRelay(repository, publisher, grace_seconds=settings.outbox_grace_seconds)
     return ApiDependencies(
         settings=settings,
         clients=clients,
         resources=resources,
         repository=repository,
         publisher=publisher,
-        jobs=CodeGenJobs(repository, publisher, ArtifactReader(clients.s3), settings.presign_expiry_seconds),
+        jobs=CodeGenJobs(repository, publisher, ArtifactReader(clients.s3), relay, settings.presign_expiry_seconds),
         authenticator=build_authenticator(settings),
-        relay=OutboxRelay(repository, publisher, grace_seconds=settings.outbox_grace_seconds),
+        relay=relay,
     )

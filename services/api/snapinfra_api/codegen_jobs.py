@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import uuid6
 
 from snapinfra_api.adapters.artifacts import ArtifactReader, Download
+from snapinfra_api.adapters.outbox import OutboxRelay
 from snapinfra_api.adapters.repository import JobRepository, Page
 from snapinfra_api.domain.interpret import infer_spec
 from snapinfra_api.domain.jobs import CodeGenJob
@@ -38,6 +39,7 @@ class CodeGenJobs:
     repository: JobRepository
     publisher: Publisher
     artifacts: ArtifactReader
+    outbox: OutboxRelay
     presign_expiry_seconds: int
 
     def request(
@@ -131,4 +133,4 @@ class CodeGenJobs:
             # Accepted all the same: the event waits in the outbox and the relay publishes it.
             log.exception("publish failed; the outbox relay will publish the event", extra={"event_id": str(event.id)})
             return
-        self.repository.outbox_done(event)
+        self.outbox.published(event)

@@ -279,3 +279,20 @@ def test_metrics_count_aws_calls_by_operation(alice, client):
     create(alice)
     text = client.get("/metrics").data.decode()
     assert 'snapinfra_aws_calls_total{aws_service="dynamodb",operation="TransactWriteItems"}' in text
+
+
+def test_published_events_leave_the_outbox_in_batches(alice, deps, stack):
+    for _ in range(3):
+        create(alice)
+    table = stack.topology.tables["api"].name
+
+    def outbox_items() -> int:
+        return stack.clients.dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "OUTBOX"}}
+        )["Count"]
+
+    assert outbox_items() == 3  # published, not yet tidied: the request path made no call for it
+    assert deps.relay.flush() == 3
+    assert outbox_items() == 0
+    assert len(stack.drain("codegen")) == 3
+    assert deps.relay.relay_once(now=datetime.now(UTC) + timedelta(minutes=1)) == 0

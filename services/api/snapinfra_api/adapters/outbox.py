@@ -1,16 +1,26 @@
-"""Publishing what the outbox holds: the events of accepted requests whose publish did not happen
-(the process died, or SNS failed). Runs beside the web server."""
+"""The outbox's other half: tidying up after events that were published, and publishing those that
+were not (the process died, or SNS failed, between the job's transaction and its publish).
+
+Deleting a published event's outbox item is batched (25 per call, every half second), so the
+request path makes no call for it. Should the process die before a batch is deleted, the relay
+publishes those events again after the grace: delivery is at least once, and consumers are
+idempotent on the event id.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from snapinfra_api.adapters.repository import JobRepository
+from snapinfra_shared.events import Envelope
 from snapinfra_shared.publisher import Publisher
 
 log = logging.getLogger(__name__)
+
+FLUSH_EVERY_SECONDS = 0.5
 
 
 class OutboxRelay:
@@ -18,9 +28,29 @@ class OutboxRelay:
         self._repository = repository
         self._publisher = publisher
         self._grace = timedelta(seconds=grace_seconds)
+        self._published: list[Envelope] = []
+        self._lock = threading.Lock()
+
+    def published(self, event: Envelope) -> None:
+        """The event went out: its outbox item goes with the next batch."""
+        with self._lock:
+            self._published.append(event)
+
+    def flush(self) -> int:
+        with self._lock:
+            done, self._published = self._published, []
+        if done:
+            try:
+                self._repository.outbox_done_many(done)
+            except Exception:
+                with self._lock:
+                    self._published[:0] = done
+                raise
+        return len(done)
 
     def relay_once(self, now: datetime | None = None) -> int:
         """Publish every event older than the grace; returns how many."""
+        self.flush()
         total = 0
         while True:
             due = self._repository.outbox_due((now or datetime.now(UTC)) - self._grace)
@@ -32,8 +62,16 @@ class OutboxRelay:
             log.warning("relayed unpublished events from the outbox", extra={"count": len(due)})
 
     def run(self, stop: threading.Event, interval: float) -> None:
-        while not stop.wait(interval):
+        next_relay = time.monotonic() + interval
+        while not stop.wait(FLUSH_EVERY_SECONDS):
             try:
-                self.relay_once()
+                self.flush()
+                if time.monotonic() >= next_relay:
+                    self.relay_once()
+                    next_relay = time.monotonic() + interval
             except Exception:
-                log.exception("outbox relay failed; trying again")
+                log.exception("outbox upkeep failed; trying again")
+        try:
+            self.flush()
+        except Exception:
+            log.exception("could not tidy the outbox on the way out; the relay will republish those events")

@@ -149,10 +149,6 @@ class JobRepository:
 
     # -- the outbox ---------------------------------------------------------------------------
 
-    def outbox_done(self, event: Envelope) -> None:
-        key = _outbox_item(event)
-        self._ddb.delete_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]})
-
     def outbox_due(self, older_than: datetime, limit: int = 50) -> list[Envelope]:
         response = self._ddb.query(
             TableName=self.table,
