@@ -64,7 +64,8 @@ class Stack:
                 return found
             found += messages
             self.clients.sqs.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
 
 

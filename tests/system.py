@@ -38,11 +38,22 @@ class RunningSystem:
         if not self._embedded:
             self.aws = env["AWS_ENDPOINT_URL"]
         runner = str(Path(sys.executable).parent / "snapinfra-dev")
-        command = [runner, "up", "--aws-port", str(self.aws_port), "--api-port", str(self.api_port),
-                   "--metrics-port", str(self.metrics_port), "--prefix", self.prefix]
+        command = [
+            runner,
+            "up",
+            "--aws-port",
+            str(self.aws_port),
+            "--api-port",
+            str(self.api_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--prefix",
+            self.prefix,
+        ]
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -35,7 +35,9 @@ def wait_for(api: str, job_id: str, statuses: set[str], timeout: float = 60) -> 
 
 def run_the_guide_flow(system: RunningSystem) -> None:
     api = system.api
-    response = requests.post(f"{api}/api/code-gen", json=GUIDE_REQUEST, headers={**HEADERS, "X-Request-Id": "e2e-1"}, timeout=10)
+    response = requests.post(
+        f"{api}/api/code-gen", json=GUIDE_REQUEST, headers={**HEADERS, "X-Request-Id": "e2e-1"}, timeout=10
+    )
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "queued"
@@ -65,9 +67,13 @@ def run_the_guide_flow(system: RunningSystem) -> None:
         assert any('"correlation_id": "e2e-1"' in line for line in lines), service
 
     assert requests.delete(f"{api}/api/code-gen/{job['id']}", headers=HEADERS, timeout=10).status_code == 204
-    s3 = boto3.client("s3", endpoint_url=system.aws, region_name="us-east-1",
-                      aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-                      aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=system.aws,
+        region_name="us-east-1",
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    )
     deadline = time.monotonic() + 30
     prefix = f"codegen/test-user/{job['id']}/"
     while s3.list_object_versions(Bucket=f"{system.prefix}-storage", Prefix=prefix).get("Versions"):

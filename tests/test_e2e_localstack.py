@@ -20,8 +20,13 @@ def docker_engine_problem() -> str | None:
     if shutil.which("docker") is None:
         return "the docker command is not installed"
     try:
-        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
-                              timeout=15, check=False)
+        info = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return "docker info did not answer within 15 s"
     if info.returncode != 0:

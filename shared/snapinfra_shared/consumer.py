@@ -38,7 +38,7 @@ ERROR_ATTRIBUTE = "snapinfra_error"
 SOURCE_QUEUE_ATTRIBUTE = "snapinfra_source_queue"
 
 
-class ReceiveInterrupted(BaseException):  # noqa: N818 - not an error: a stop that cuts a long poll short
+class ReceiveInterrupted(BaseException):
     """Raised by a stop signal while the consumer waits in a long poll, so it stops at once."""
 
 

@@ -28,7 +28,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.system import RunningSystem  # noqa: E402
+import contextlib
+
+from tests.system import RunningSystem
 
 REQUEST = {"projectId": "bench", "type": "api", "prompt": "Create a REST API for user management"}
 HEADERS = {"x-dev-user-id": "bench-user"}
@@ -108,10 +110,8 @@ def measure(args: argparse.Namespace, endpoints: dict[str, str]) -> int:
     def sample_memory() -> None:
         while not done.wait(1.0):
             for name, url in endpoints.items():
-                try:
+                with contextlib.suppress(requests.RequestException):
                     rss[name].append(scrape(url).get("rss", 0.0))
-                except requests.RequestException:
-                    pass
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
@@ -132,15 +132,23 @@ def measure(args: argparse.Namespace, endpoints: dict[str, str]) -> int:
     completed = [r for r in results if r[2] == "completed"]
     observed = [r[0] for r in completed]
     pipeline = [r[1] for r in completed]
-    print(f"\nmachine: {platform.machine()}, {platform.system()} {platform.release()}, python {platform.python_version()}")
-    print(f"jobs: {args.jobs} from {args.clients} clients; completed {len(completed)}, "
-          f"failed {sum(r[2] == 'failed' for r in results)}, timed out {sum(r[2] == 'timeout' for r in results)}")
+    print(
+        f"\nmachine: {platform.machine()}, {platform.system()} {platform.release()}, python {platform.python_version()}"
+    )
+    print(
+        f"jobs: {args.jobs} from {args.clients} clients; completed {len(completed)}, "
+        f"failed {sum(r[2] == 'failed' for r in results)}, timed out {sum(r[2] == 'timeout' for r in results)}"
+    )
     print(f"throughput: {len(completed) / elapsed:.1f} jobs/s over {elapsed:.1f} s")
     if completed:
-        for label, values in (("POST -> completed, observed by polling", observed),
-                              ("POST -> completed, pipeline (createdAt -> completedAt)", pipeline)):
-            print(f"{label}: p50 {percentile(values, .5) * 1000:.0f} ms, p95 {percentile(values, .95) * 1000:.0f} ms, "
-                  f"p99 {percentile(values, .99) * 1000:.0f} ms, mean {statistics.fmean(values) * 1000:.0f} ms")
+        for label, values in (
+            ("POST -> completed, observed by polling", observed),
+            ("POST -> completed, pipeline (createdAt -> completedAt)", pipeline),
+        ):
+            print(
+                f"{label}: p50 {percentile(values, 0.5) * 1000:.0f} ms, p95 {percentile(values, 0.95) * 1000:.0f} ms, "
+                f"p99 {percentile(values, 0.99) * 1000:.0f} ms, mean {statistics.fmean(values) * 1000:.0f} ms"
+            )
 
     print("\nAWS calls per completed job, by service and operation:")
     n = max(1, len(completed))
@@ -150,13 +158,17 @@ def measure(args: argparse.Namespace, endpoints: dict[str, str]) -> int:
         calls = {k: after[name].get(k, 0) - before[name].get(k, 0) for k in after[name] if k.startswith("aws ")}
         for key, count in sorted(calls.items()):
             if count:
-                note = "  (serves the benchmark's polling; not part of the job)" if name == "api" and key in reads else ""
+                note = (
+                    "  (serves the benchmark's polling; not part of the job)" if name == "api" and key in reads else ""
+                )
                 print(f"  {name:9} {key[4:]:40} {count / n:7.2f}{note}")
         totals[name] = sum(c for k, c in calls.items() if not (name == "api" and k in reads))
     flow = totals.get("api", 0) + totals.get("codegen", 0)
     print(f"  per job, api + codegen (the code-generation path): {flow / n:.2f}")
-    print(f"  per job, notifier and deployer (consuming for notifications): "
-          f"{(totals.get('notifier', 0) + totals.get('deployer', 0)) / n:.2f}")
+    print(
+        f"  per job, notifier and deployer (consuming for notifications): "
+        f"{(totals.get('notifier', 0) + totals.get('deployer', 0)) / n:.2f}"
+    )
 
     print("\nresident memory (MiB): first sample, last sample, max")
     for name, samples in rss.items():

@@ -34,7 +34,10 @@ def project(deps, event_type, user, job_id, at=None, **data):
         "CodeGenerationFailed": CodeGenerationFailed,
     }
     event = new_event(
-        event_type, source="codegen", user_id=user, correlation_id="c",
+        event_type,
+        source="codegen",
+        user_id=user,
+        correlation_id="c",
         data=models[event_type](job_id=job_id, project_id="project-123", **data),
         occurred_at=at,
     )
@@ -46,11 +49,23 @@ def complete(deps, stack, user, job_id, content=b"PK-zip-bytes"):
     key = f"codegen/{user}/{job_id}/project-123.zip"
     stack.clients.s3.put_object(Bucket=stack.topology.bucket, Key=key, Body=content)
     artifact = Artifact(
-        bucket=stack.topology.bucket, key=key, manifest_key=key + ".json", size_bytes=len(content), file_count=3,
+        bucket=stack.topology.bucket,
+        key=key,
+        manifest_key=key + ".json",
+        size_bytes=len(content),
+        file_count=3,
         sha256="0" * 64,
     )
-    project(deps, "CodeGenerationCompleted", user, job_id, project_type="api", generator="templated",
-            artifact=artifact, completed_at=datetime.now(UTC))
+    project(
+        deps,
+        "CodeGenerationCompleted",
+        user,
+        job_id,
+        project_type="api",
+        generator="templated",
+        artifact=artifact,
+        completed_at=datetime.now(UTC),
+    )
 
 
 def test_the_guide_request_is_accepted_at_once_and_its_event_published(alice, stack):
@@ -87,8 +102,14 @@ def test_a_given_spec_drives_the_job(alice):
         ({**GUIDE_REQUEST, "prompt": ""}, "prompt"),
         ({**GUIDE_REQUEST, "prompt": "x" * 4001}, "prompt"),
         ({**GUIDE_REQUEST, "spec": {"entities": []}}, "spec.entities"),
-        ({**GUIDE_REQUEST, "spec": {"entities": [{"name": "user", "fields": [{"name": "a"}]}]}}, "spec.entities.0.name"),
-        ({**GUIDE_REQUEST, "spec": {"entities": [{"name": "User", "fields": [{"name": "id"}]}]}}, "spec.entities.0.fields.0.name"),
+        (
+            {**GUIDE_REQUEST, "spec": {"entities": [{"name": "user", "fields": [{"name": "a"}]}]}},
+            "spec.entities.0.name",
+        ),
+        (
+            {**GUIDE_REQUEST, "spec": {"entities": [{"name": "User", "fields": [{"name": "id"}]}]}},
+            "spec.entities.0.fields.0.name",
+        ),
     ],
 )
 def test_bad_input_gets_422_naming_the_field(alice, body, field):
@@ -109,11 +130,16 @@ def test_a_prompt_nothing_can_be_built_from_gets_422_saying_why(alice, stack):
 
 
 def test_content_type_json_and_size_are_checked(alice, app):
-    assert alice.post("/api/code-gen", data="projectId=1", content_type="application/x-www-form-urlencoded").status_code == 415
+    assert (
+        alice.post("/api/code-gen", data="projectId=1", content_type="application/x-www-form-urlencoded").status_code
+        == 415
+    )
     bad = alice.post("/api/code-gen", data="{not json", content_type="application/json")
     assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_json"
     assert alice.post("/api/code-gen", json=[1, 2]).status_code == 422
-    huge = alice.post("/api/code-gen", data=b"{" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"}", content_type="application/json")
+    huge = alice.post(
+        "/api/code-gen", data=b"{" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"}", content_type="application/json"
+    )
     assert huge.status_code == 413 and huge.json["error"]["code"] == "payload_too_large"
 
 
@@ -254,7 +280,9 @@ def test_a_process_that_dies_between_its_write_and_its_publish_loses_nothing(sta
     dying = build_dependencies(api_settings(stack))
     dying.jobs.__dict__["publisher"] = _DiesOnPublish(SystemExit(137))
     with pytest.raises(SystemExit):
-        As(create_app(dependencies=dying).test_client(), "alice").post("/api/code-gen", json={**GUIDE_REQUEST, "spec": SPEC})
+        As(create_app(dependencies=dying).test_client(), "alice").post(
+            "/api/code-gen", json={**GUIDE_REQUEST, "spec": SPEC}
+        )
     assert stack.drain("codegen") == []
 
     restarted = build_dependencies(api_settings(stack, outbox_grace_seconds=0))

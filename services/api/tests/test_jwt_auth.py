@@ -63,7 +63,9 @@ def jwt_client(stack, jwks_url):
 def token(key, **claims) -> str:
     now = int(time.time())
     payload = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 300, **claims}
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, algorithm="RS256", headers={"kid": "k1"})
+    return jwt.encode(
+        {k: v for k, v in payload.items() if v is not None}, key, algorithm="RS256", headers={"kid": "k1"}
+    )
 
 
 def test_a_valid_token_names_the_caller(jwt_client, keys):
@@ -79,8 +81,15 @@ def test_a_valid_token_names_the_caller(jwt_client, keys):
         lambda k: f"Bearer {token(k[0], aud='someone-else')}",  # wrong audience
         lambda k: f"Bearer {token(k[0], iss='https://evil.test')}",  # wrong issuer
         lambda k: f"Bearer {token(k[0], sub=None)}",  # no subject
-        lambda k: "Bearer " + jwt.encode({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60},
-                                         key=None, algorithm="none", headers={"kid": "k1"}),  # alg none
+        lambda k: (
+            "Bearer "
+            + jwt.encode(
+                {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60},
+                key=None,
+                algorithm="none",
+                headers={"kid": "k1"},
+            )
+        ),  # alg none
         lambda k: "Bearer not.a.token",
         lambda k: "Basic YWxpY2U6cGFzc3dvcmQ=",
         lambda k: "",

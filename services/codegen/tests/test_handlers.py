@@ -42,9 +42,7 @@ class ScriptedGenerator:
         if outcome is not None:
             raise outcome
         root = request.project_name
-        return GeneratedProject(
-            {f"{root}/README.md": b"# hello\n", f"{root}/app.py": b"print('hi')\n"}
-        )
+        return GeneratedProject({f"{root}/README.md": b"# hello\n", f"{root}/app.py": b"print('hi')\n"})
 
 
 def deps_for(stack, generator) -> Dependencies:
@@ -101,7 +99,9 @@ def test_a_request_makes_a_zip_and_manifest_and_announces_start_and_completion(s
     body = stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["key"])["Body"].read()
     names = zipfile.ZipFile(io.BytesIO(body)).namelist()
     assert names == ["project-123/README.md", "project-123/app.py"]
-    manifest = json.loads(stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["manifest_key"])["Body"].read())
+    manifest = json.loads(
+        stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["manifest_key"])["Body"].read()
+    )
     assert [f["path"] for f in manifest["files"]] == names
     assert manifest["zip_sha256"] == artifact["sha256"]
     assert artifact["file_count"] == 2 and artifact["size_bytes"] == len(body)
@@ -122,7 +122,7 @@ def test_a_permanent_failure_is_recorded_and_announced_with_its_reason(stack):
     deps = deps_for(stack, ScriptedGenerator(GenerationError("the model's answer was not a project: no files")))
     event = requested()
     deliver(deps, event)  # no exception: the message is settled
-    started, failed = published(stack)
+    _started, failed = published(stack)
     assert failed.type == "CodeGenerationFailed"
     assert failed.data["reason"] == "the model's answer was not a project: no files"
     assert objects(stack, f"codegen/alice/{event.data['job_id']}/") == []
@@ -190,8 +190,16 @@ def test_deleting_removes_every_version_and_a_late_request_generates_nothing(sta
     published(stack)
     # A request for a job deleted before it was generated (events are unordered) makes nothing.
     early = requested()
-    deliver(deps, new_event("CodeGenerationDeleted", source="api", user_id="alice", correlation_id="c",
-                            data=CodeGenerationDeleted(job_id=early.data["job_id"], project_id="p")))
+    deliver(
+        deps,
+        new_event(
+            "CodeGenerationDeleted",
+            source="api",
+            user_id="alice",
+            correlation_id="c",
+            data=CodeGenerationDeleted(job_id=early.data["job_id"], project_id="p"),
+        ),
+    )
     deliver(deps, early)
     assert len(generator.calls) == 1
     assert published(stack) == []
@@ -199,7 +207,12 @@ def test_deleting_removes_every_version_and_a_late_request_generates_nothing(sta
 
 @pytest.mark.parametrize(
     ("project_id", "slug"),
-    [("project-123", "project-123"), ("Project 123", "project-123"), ("123", "project-123"), ("My_App.v2", "my-app-v2")],
+    [
+        ("project-123", "project-123"),
+        ("Project 123", "project-123"),
+        ("123", "project-123"),
+        ("My_App.v2", "my-app-v2"),
+    ],
 )
 def test_project_names_are_safe_slugs(project_id, slug):
     assert project_name(project_id) == slug
@@ -210,8 +223,13 @@ def test_an_event_of_another_type_is_refused_as_poison(stack):
 
     deps = deps_for(stack, ScriptedGenerator())
     odd = Envelope(
-        id=uuid.uuid4(), type="CodeGenerationStarted", occurred_at=datetime.now(UTC), source="codegen",
-        correlation_id="c", user_id="alice", data={},
+        id=uuid.uuid4(),
+        type="CodeGenerationStarted",
+        occurred_at=datetime.now(UTC),
+        source="codegen",
+        correlation_id="c",
+        user_id="alice",
+        data={},
     )
     with pytest.raises(PoisonMessage):
         deliver(deps, odd)

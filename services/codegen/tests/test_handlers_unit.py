@@ -61,8 +61,14 @@ class FakeArtifacts:
 
     def put(self, user_id, job_id, project_name, package):
         self.stored[job_id] = package.zip_bytes
-        return Artifact(bucket="b", key=f"codegen/{user_id}/{job_id}/{project_name}.zip", manifest_key="m",
-                        size_bytes=len(package.zip_bytes), file_count=package.manifest["file_count"], sha256=package.sha256)
+        return Artifact(
+            bucket="b",
+            key=f"codegen/{user_id}/{job_id}/{project_name}.zip",
+            manifest_key="m",
+            size_bytes=len(package.zip_bytes),
+            file_count=package.manifest["file_count"],
+            sha256=package.sha256,
+        )
 
     def delete_job(self, user_id, job_id):
         return 1 if self.stored.pop(job_id, None) is not None else 0
@@ -94,13 +100,20 @@ class Generator:
 
 
 def make(generator=None):
-    deps = Dependencies(FakeJobs(), FakeArtifacts(), RecordingPublisher(), generator or Generator(), ProjectLimits(), 60)
-    return deps
+    return Dependencies(
+        FakeJobs(), FakeArtifacts(), RecordingPublisher(), generator or Generator(), ProjectLimits(), 60
+    )
 
 
 def request() -> tuple[Envelope, CodeGenerationRequested]:
-    data = CodeGenerationRequested(job_id=str(uuid.uuid4()), project_id="p", project_type="model", prompt="tasks",
-                                   spec=SPEC, spec_source="inferred")
+    data = CodeGenerationRequested(
+        job_id=str(uuid.uuid4()),
+        project_id="p",
+        project_type="model",
+        prompt="tasks",
+        spec=SPEC,
+        spec_source="inferred",
+    )
     return new_event("CodeGenerationRequested", source="api", user_id="u", correlation_id="c", data=data), data
 
 

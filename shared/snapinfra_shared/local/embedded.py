@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -55,7 +54,9 @@ class EmbeddedAws:
             with open(self._log_path, "ab") as out:  # the child keeps its own copy of the descriptor
                 self._process = subprocess.Popen(moto_command(self.port), stdout=out, stderr=subprocess.STDOUT)
         else:
-            self._process = subprocess.Popen(moto_command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                moto_command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while not endpoint_answers(self.url + "/moto-api/"):
             if self._process.poll() is not None:
