@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from snapinfra_api.adapters.artifacts import ArtifactReader
@@ -13,6 +14,7 @@ from snapinfra_api.codegen_jobs import CodeGenJobs
 from snapinfra_api.handlers import build_handlers
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
+from snapinfra_shared.consumer import Consumer
 from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.runtime import Resources, consumer_for, resolve_resources
 
@@ -29,10 +31,12 @@ class ApiDependencies:
     relay: OutboxRelay
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _consumer: Consumer | None = None
 
     def start_background(self) -> None:
         """Consume the api's queue (the projection) and relay the outbox, on daemon threads."""
         consumer = consumer_for(self.clients, self.settings, self.resources, build_handlers(self.repository))
+        self._consumer = consumer
         self._threads = [
             threading.Thread(target=consumer.run, args=(self._stop,), name="projection", daemon=True),
             threading.Thread(
@@ -46,9 +50,15 @@ class ApiDependencies:
             thread.start()
 
     def stop_background(self, timeout: float) -> None:
+        """Let the relay tidy up and the projection finish the batch in hand. A consumer blocked in a
+        long poll holds no work, so it is not waited for (a daemon thread, it ends with the process)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            while thread.is_alive() and time.monotonic() < deadline:
+                if thread.name == "projection" and self._consumer is not None and self._consumer.receiving:
+                    break
+                thread.join(0.05)
 
 
 def build_authenticator(settings: ApiSettings) -> Authenticator:

@@ -87,7 +87,7 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
         if endpoint_answers(endpoint):
             log.info("reusing the AWS endpoint already answering on %s", endpoint)
         else:
-            manager.add_process("aws", shlex.join(moto_command(aws_port)))
+            manager.add_process("aws", "exec " + shlex.join(moto_command(aws_port)))
     else:
         log.info("no AWS_ENDPOINT_URL and --no-embedded: using the default AWS credentials and region")
 

@@ -37,7 +37,7 @@ def endpoint_answers(url: str, timeout: float = 1.0) -> bool:
 
 def moto_command(port: int) -> list[str]:
     """moto's server on loopback, its per-request access log off (errors are still logged)."""
-    return [sys.executable, "-m", "snapinfra_shared.local.moto_main", "-H", "127.0.0.1", "-p", str(port)]
+    return [sys.executable, "-m", "snapinfra_shared.local.moto_main", str(port)]
 
 
 class EmbeddedAws:

@@ -1,14 +1,41 @@
-"""`python -m snapinfra_shared.local.moto_main`: moto's server without its access log, whose line per
-AWS call would drown the services' logs under `make dev`."""
+"""`python -m snapinfra_shared.local.moto_main [PORT]`: moto's server on loopback for `make dev`,
+without its access log (a line per AWS call would drown the services' logs).
+
+Stopped along with the services (honcho signals every process at once), it lingers two seconds so
+that they can settle their last messages and outbox items against it before it goes.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+import time
+from typing import Any
 
-from moto.server import main
+from moto.server import ThreadedMotoServer
+
+LINGER_SECONDS = 2.0
+
+
+def main(port: int) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    print(f"embedded AWS (moto) listening on http://127.0.0.1:{port}", flush=True)
+    stop.wait()
+    time.sleep(LINGER_SECONDS)
+    server.stop()
+
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    main(sys.argv[1:])
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4566)

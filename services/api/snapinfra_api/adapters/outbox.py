@@ -74,4 +74,6 @@ class OutboxRelay:
         try:
             self.flush()
         except Exception:
-            log.exception("could not tidy the outbox on the way out; the relay will republish those events")
+            log.warning(
+                "could not tidy the outbox on the way out; the relay will republish those events", exc_info=True
+            )
