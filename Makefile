@@ -25,6 +25,7 @@ dev: setup  ## run the whole system: embedded AWS, provisioning, api on :5000 an
 test: setup  ## lint, then every test (unit, integration on moto, end to end)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_*
 	$(UV) run python -m snapinfra_shared.docs --check
 	$(UV) run pytest $(PYTEST_ARGS)
 

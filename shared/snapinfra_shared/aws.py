@@ -27,7 +27,7 @@ class AwsClients:
         self._session = boto3.session.Session(region_name=region)
         self._config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
-            s3={"addressing_style": s3_addressing_style},
+            s3={"addressing_style": s3_addressing_style},  # type: ignore[arg-type]
             max_pool_connections=50,
             connect_timeout=5,
             read_timeout=30,

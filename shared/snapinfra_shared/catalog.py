@@ -6,6 +6,7 @@ catalog, and docs/events.md is generated from it (`make docs`; a test fails when
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,7 +94,7 @@ class EventSpec:
     type: str
     producer: Service
     consumers: frozenset[Service]
-    data: type[EventData]
+    data: builtins.type[EventData]
     description: str
     version: int = 1
 

@@ -228,7 +228,7 @@ class Consumer:
         for message in messages:
             self._heartbeat.track(message["ReceiptHandle"])
             future = self._pool.submit(self._handle_one, message)
-            future.add_done_callback(lambda _f, r=message["ReceiptHandle"]: self._heartbeat.forget(r))
+            future.add_done_callback(self._forget_when_done(message["ReceiptHandle"]))
             futures[future] = message
         pending = set(futures)
         deadline: float | None = None
@@ -247,6 +247,9 @@ class Consumer:
             else:
                 results.append(future.result())
         return results
+
+    def _forget_when_done(self, receipt: str) -> Callable[[Future[_Result]], None]:
+        return lambda _future: self._heartbeat.forget(receipt)
 
     def _handle_one(self, message: dict[str, Any]) -> _Result:
         receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

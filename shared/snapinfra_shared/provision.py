@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from snapinfra_shared.aws import AwsClients
+from snapinfra_shared.events import Service
 from snapinfra_shared.topology import QueueSpec, TableSpec, Topology
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def provision(clients: AwsClients, topology: Topology) -> dict[str, Any]:
     return {"topics": topic_arns, "queues": queue_urls, "bucket": topology.bucket}
 
 
-def _queue(clients: AwsClients, spec: QueueSpec, topic_arns: dict[str, str]) -> str:
+def _queue(clients: AwsClients, spec: QueueSpec, topic_arns: dict[Service, str]) -> str:
     sqs, sns = clients.sqs, clients.sns
     dlq_url = _create_queue(
         sqs, spec.dlq_name, {"MessageRetentionPeriod": str(spec.dlq_retention_seconds), "SqsManagedSseEnabled": "true"}

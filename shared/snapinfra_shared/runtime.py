@@ -45,6 +45,13 @@ class Stopped(Exception):
     pass
 
 
+def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
 def resolve_resources(
     clients: AwsClients, settings: ServiceSettings, service: Service, stop: threading.Event | None = None
 ) -> Resources:
@@ -73,7 +80,7 @@ def resolve_resources(
 
     retrying = Retrying(
         stop=stop_after_delay(settings.startup_timeout_seconds) | stop_when_event_set(stop),
-        sleep=stop.wait,
+        sleep=_interruptible_sleep(stop),
         wait=wait_exponential(multiplier=0.25, max=5),
         retry=retry_if_exception_type((ClientError, BotoCoreError)),
         before_sleep=lambda state: log.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import uuid6
 
@@ -54,7 +55,7 @@ class CodeGenJobs:
     ) -> CodeGenJob:
         """Accept a job: record it with its event in one transaction, then publish. The outbox relay
         publishes it later if this process dies or SNS fails in between."""
-        spec_source = "given" if spec is not None else "inferred"
+        spec_source: Literal["given", "inferred"] = "given" if spec is not None else "inferred"
         resolved = spec if spec is not None else infer_spec(prompt)  # raises UninterpretablePrompt
         now = datetime.now(UTC)
         job = CodeGenJob(

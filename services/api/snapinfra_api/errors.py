@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -39,13 +38,13 @@ def field_errors(exc: ValidationError, location: str = "") -> list[dict[str, str
     return fields
 
 
-def error_response(status: int, code: str, message: str, fields: list[dict[str, str]] | None = None) -> Any:
+def error_response(status: int, code: str, message: str, fields: list[dict[str, str]] | None = None) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "fields": fields or []}})
     response.status_code = status
     return response
 
 
-def api_error_response(exc: ApiError) -> Any:
+def api_error_response(exc: ApiError) -> Response:
     response = error_response(exc.status, exc.code, exc.message, exc.fields)
     response.headers.update(exc.headers)
     return response

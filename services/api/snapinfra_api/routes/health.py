@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,14 +23,15 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     d = deps()
     checks: dict[str, str] = {}
-    for name, probe in (
+    probes: tuple[tuple[str, Callable[[], Any]], ...] = (
         ("table", lambda: d.clients.dynamodb.describe_table(TableName=d.resources.table)),
         (
             "queue",
             lambda: d.clients.sqs.get_queue_attributes(QueueUrl=d.resources.queue_url, AttributeNames=["QueueArn"]),
         ),
         ("bucket", lambda: d.clients.s3.head_bucket(Bucket=d.resources.bucket)),
-    ):
+    )
+    for name, probe in probes:
         try:
             probe()
             checks[name] = "ok"

@@ -72,7 +72,7 @@ class JobRepository:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            item = exc.response.get("Item") or self.get_item(job_id)
+            item: dict[str, Any] = exc.response.get("Item") or self.get_item(job_id)  # type: ignore[assignment]
             record = _record(item)
             return Claim("busy" if record.status == "generating" else "done", record)
 
