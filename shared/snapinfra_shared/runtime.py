@@ -96,6 +96,16 @@ def resolve_resources(
         raise
 
 
+def log_event(event: Envelope, data: Any, delivery: Delivery) -> None:
+    """A handler that only logs what it received (ids, not content), for a service whose own
+    handling of an event is not built yet."""
+    ids = {k: v for k, v in data.model_dump(mode="json").items() if k.endswith("_id")}
+    log.info(
+        "event received",
+        extra={"event_type": event.type, "user_id": event.user_id, "receive_count": delivery.receive_count, **ids},
+    )
+
+
 class Dispatcher:
     """Routes an event to its handler with its data validated against the catalog."""
 
