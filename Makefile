@@ -20,7 +20,7 @@ setup: $(UV)  ## install every package of the workspace from the lock file
 	$(UV) sync --all-packages --frozen
 
 dev: setup  ## run the whole system: embedded AWS, provisioning, api on :5000 and the three workers
-	$(UV) run snapinfra-dev up
+	$(UV) run snapinfra-dev up || [ $$? -eq 130 ]  # 130: stopped with Ctrl-C, as intended
 
 test: setup  ## lint, then every test (unit, integration on moto, end to end)
 	$(UV) run ruff check .

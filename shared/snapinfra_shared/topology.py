@@ -79,8 +79,8 @@ S3_PREFIXES: dict[Service, str] = {
     "notifier": "notifications/",
 }
 TABLE_INDEXES: dict[Service, tuple[IndexSpec, ...]] = {
-    # api: jobs of one user and one project, newest first
-    "api": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    # api: jobs of one user and one project, newest first; events waiting in the outbox (sparse)
+    "api": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"), IndexSpec("outbox", "outbox_pk", "outbox_sk")),
 }
 
 

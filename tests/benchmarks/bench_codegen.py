@@ -57,8 +57,12 @@ def percentile(values: list[float], q: float) -> float:
 def run_job(api: str, session: requests.Session, poll: float, timeout: float) -> tuple[float, float, str]:
     """(observed seconds, pipeline seconds, final status) of one job."""
     start = time.perf_counter()
-    response = session.post(f"{api}/api/code-gen", json=REQUEST, headers=HEADERS, timeout=30)
-    response.raise_for_status()
+    try:
+        response = session.post(f"{api}/api/code-gen", json=REQUEST, headers=HEADERS, timeout=30)
+    except requests.RequestException:
+        return time.perf_counter() - start, float("nan"), "error"
+    if response.status_code != 202:
+        return time.perf_counter() - start, float("nan"), f"http {response.status_code}"
     job_id = response.json()["id"]
     deadline = start + timeout
     while time.perf_counter() < deadline:

@@ -53,7 +53,7 @@ class CodeGenJobs:
         spec: ProjectSpec | None,
         correlation_id: str,
     ) -> CodeGenJob:
-        """Accept a job: record it with its event in one transaction, then publish. The outbox relay
+        """Accept a job: record it with its event in one write, then publish. The outbox relay
         publishes it later if this process dies or SNS fails in between."""
         spec_source: Literal["given", "inferred"] = "given" if spec is not None else "inferred"
         resolved = spec if spec is not None else infer_spec(prompt)  # raises UninterpretablePrompt
@@ -86,7 +86,7 @@ class CodeGenJobs:
             ),
         )
         self.repository.add(job, event)
-        self._publish(event)
+        self._publish(event)  # settled by the projection when codegen's first event arrives
         return job
 
     def get(self, user_id: str, job_id: str) -> CodeGenJob:
@@ -109,7 +109,8 @@ class CodeGenJobs:
         )
         if not self.repository.remove(user_id, job_id, event):
             raise JobNotFound(job_id)
-        self._publish(event)
+        if self._publish(event):
+            self.outbox.published(event)
 
     def download_url(self, user_id: str, job_id: str) -> tuple[str, int]:
         job = self._completed(user_id, job_id)
@@ -127,11 +128,11 @@ class CodeGenJobs:
             raise JobNotReady(job)
         return job
 
-    def _publish(self, event: Envelope) -> None:
+    def _publish(self, event: Envelope) -> bool:
         try:
             self.publisher.publish(event)
         except Exception:
             # Accepted all the same: the event waits in the outbox and the relay publishes it.
             log.exception("publish failed; the outbox relay will publish the event", extra={"event_id": str(event.id)})
-            return
-        self.outbox.published(event)
+            return False
+        return True

@@ -309,18 +309,42 @@ def test_metrics_count_aws_calls_by_operation(alice, client):
     assert 'snapinfra_aws_calls_total{aws_service="dynamodb",operation="TransactWriteItems"}' in text
 
 
-def test_published_events_leave_the_outbox_in_batches(alice, deps, stack):
-    for _ in range(3):
-        create(alice)
-    table = stack.topology.tables["api"].name
+def outbox_entries(stack) -> int:
+    return stack.clients.dynamodb.query(
+        TableName=stack.topology.tables["api"].name,
+        IndexName="outbox",
+        KeyConditionExpression="outbox_pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "OUTBOX"}},
+    )["Count"]
 
-    def outbox_items() -> int:
-        return stack.clients.dynamodb.query(
-            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "OUTBOX"}}
-        )["Count"]
 
-    assert outbox_items() == 3  # published, not yet tidied: the request path made no call for it
-    assert deps.relay.flush() == 3
-    assert outbox_items() == 0
-    assert len(stack.drain("codegen")) == 3
+def test_a_job_s_outbox_entry_is_settled_by_the_first_codegen_event(alice, deps, stack):
+    first, second = create(alice)["id"], create(alice)["id"]
+    assert outbox_entries(stack) == 2  # accepted, published, not yet known to have arrived
+    project(deps, "CodeGenerationStarted", "alice", first, generator="templated", attempt=1)
+    complete(deps, stack, "alice", second)  # events are unordered: any of them settles it
+    assert outbox_entries(stack) == 0
     assert deps.relay.relay_once(now=datetime.now(UTC) + timedelta(minutes=1)) == 0
+    assert len(stack.drain("codegen")) == 2
+
+
+def test_an_unsettled_event_is_republished_once_per_grace(alice, deps, stack):
+    job_id = create(alice)["id"]
+    stack.drain("codegen")
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert deps.relay.relay_once(now=later) == 1  # codegen never answered: published again
+    assert deps.relay.relay_once(now=later) == 0  # postponed by a grace
+    assert deps.relay.relay_once(now=later + timedelta(minutes=1)) == 1
+    [first, second] = stack.drain("codegen")
+    assert parse_body(first["Body"]).data["job_id"] == parse_body(second["Body"]).data["job_id"] == job_id
+    project(deps, "CodeGenerationStarted", "alice", job_id, generator="templated", attempt=1)
+    assert deps.relay.relay_once(now=later + timedelta(minutes=5)) == 0
+
+
+def test_a_deletion_s_outbox_item_is_deleted_in_a_batch_once_published(alice, deps, stack):
+    job_id = create(alice)["id"]
+    project(deps, "CodeGenerationStarted", "alice", job_id, generator="templated", attempt=1)
+    assert alice.delete(f"/api/code-gen/{job_id}").status_code == 204
+    assert outbox_entries(stack) == 1  # the request path made no call for it
+    assert deps.relay.flush() == 1
+    assert outbox_entries(stack) == 0

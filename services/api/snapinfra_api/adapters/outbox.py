@@ -1,10 +1,10 @@
-"""The outbox's other half: tidying up after events that were published, and publishing those that
-were not (the process died, or SNS failed, between the job's transaction and its publish).
+"""The outbox's other half: publishing the events of accepted requests that are not known to have
+arrived (the process died, or SNS failed, between the write and the publish), and tidying up.
 
-Deleting a published event's outbox item is batched (25 per call, every half second), so the
-request path makes no call for it. Should the process die before a batch is deleted, the relay
-publishes those events again after the grace: delivery is at least once, and consumers are
-idempotent on the event id.
+A new job's event is settled by the projection (the first codegen event clears it), so its happy
+path costs no call here. Entries older than the grace are published again and postponed by another
+grace; delivery is at least once, and consumers are idempotent on the event id. A deletion's event
+sits on an item of its own, deleted in batches (25 per call, every half second) once published.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class OutboxRelay:
         self._lock = threading.Lock()
 
     def published(self, event: Envelope) -> None:
-        """The event went out: its outbox item goes with the next batch."""
+        """A standalone outbox event went out: its item goes with the next batch."""
         with self._lock:
             self._published.append(event)
 
@@ -41,7 +41,7 @@ class OutboxRelay:
             done, self._published = self._published, []
         if done:
             try:
-                self._repository.outbox_done_many(done)
+                self._repository.outbox_delete_standalone(done)
             except Exception:
                 with self._lock:
                     self._published[:0] = done
@@ -51,15 +51,17 @@ class OutboxRelay:
     def relay_once(self, now: datetime | None = None) -> int:
         """Publish every event older than the grace; returns how many."""
         self.flush()
-        total = 0
-        while True:
-            due = self._repository.outbox_due((now or datetime.now(UTC)) - self._grace)
-            if not due:
-                return total
-            self._publisher.publish_many(due)
-            self._repository.outbox_done_many(due)
-            total += len(due)
-            log.warning("relayed unpublished events from the outbox", extra={"count": len(due)})
+        now = now or datetime.now(UTC)
+        due = self._repository.outbox_due(now - self._grace)
+        if not due:
+            return 0
+        self._publisher.publish_many([entry.event for entry in due])
+        self._repository.outbox_delete_standalone([e.event for e in due if e.standalone])
+        for entry in due:
+            if not entry.standalone:
+                self._repository.outbox_postpone(entry, now)
+        log.warning("relayed events not known to have arrived", extra={"count": len(due)})
+        return len(due)
 
     def run(self, stop: threading.Event, interval: float) -> None:
         next_relay = time.monotonic() + interval

@@ -1,8 +1,14 @@
 """The api's own table: the jobs read model and the outbox of events not yet published.
 
 Keys: a job is `pk=USER#<user>`, `sk=CODEGEN#<job id>` (ids are UUIDv7, so they sort by creation);
-index gsi1 holds `USER#<user>#PROJECT#<project>` for the projectId filter. An outbox item is
-`pk=OUTBOX`, `sk=<occurred_at>#<event id>`, written in the same transaction as the job.
+index gsi1 holds `USER#<user>#PROJECT#<project>` for the projectId filter.
+
+The outbox: an event not yet known to have arrived carries `outbox_pk=OUTBOX`,
+`outbox_sk=<due time>#<event id>` and `outbox_event` (the sparse index `outbox` lists them).
+A new job carries its CodeGenerationRequested on its own item, written by one conditional put (no
+transaction), and the first codegen event the projection applies clears it: that event proves the
+request arrived. A deletion's event sits on an item of its own (`pk=OUTBOX#<event id>`), written in
+one transaction with the delete, and is deleted once published.
 """
 
 from __future__ import annotations
@@ -42,12 +48,28 @@ def _job_sk(job_id: str) -> str:
     return f"CODEGEN#{job_id}"
 
 
-def _outbox_item(event: Envelope) -> dict[str, Any]:
+def _outbox_attributes(event: Envelope, due: datetime | None = None) -> dict[str, Any]:
     return {
-        "pk": {"S": OUTBOX_PK},
-        "sk": {"S": f"{event.occurred_at.isoformat()}#{event.id}"},
-        "event": {"S": event.model_dump_json()},
+        "outbox_pk": {"S": OUTBOX_PK},
+        "outbox_sk": {"S": f"{(due or event.occurred_at).isoformat()}#{event.id}"},
+        "outbox_event": {"S": event.model_dump_json()},
     }
+
+
+def _standalone_outbox_key(event: Envelope) -> dict[str, Any]:
+    return {"pk": {"S": f"{OUTBOX_PK}#{event.id}"}, "sk": {"S": OUTBOX_PK}}
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An event waiting in the outbox, and the item that holds it."""
+
+    key: dict[str, Any]
+    event: Envelope
+
+    @property
+    def standalone(self) -> bool:
+        return bool(self.key["pk"]["S"].startswith(f"{OUTBOX_PK}#"))
 
 
 def _s(value: str | None) -> dict[str, str] | None:
@@ -111,17 +133,11 @@ class JobRepository:
     # -- writes that carry an event: one transaction, so an accepted job is never lost --------
 
     def add(self, job: CodeGenJob, event: Envelope) -> None:
-        self._ddb.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": _job_item(job),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {"Put": {"TableName": self.table, "Item": _outbox_item(event)}},
-            ]
+        """The job and its event in one item, so one write accepts both."""
+        self._ddb.put_item(
+            TableName=self.table,
+            Item={**_job_item(job), **_outbox_attributes(event)},
+            ConditionExpression="attribute_not_exists(pk)",
         )
 
     def remove(self, user_id: str, job_id: str, event: Envelope) -> bool:
@@ -136,7 +152,12 @@ class JobRepository:
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
-                    {"Put": {"TableName": self.table, "Item": _outbox_item(event)}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {**_standalone_outbox_key(event), **_outbox_attributes(event)},
+                        }
+                    },
                 ]
             )
             return True
@@ -149,22 +170,38 @@ class JobRepository:
 
     # -- the outbox ---------------------------------------------------------------------------
 
-    def outbox_due(self, older_than: datetime, limit: int = 50) -> list[Envelope]:
+    def outbox_due(self, older_than: datetime, limit: int = 50) -> list[OutboxEntry]:
         response = self._ddb.query(
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk < :before",
+            IndexName="outbox",
+            KeyConditionExpression="outbox_pk = :pk AND outbox_sk < :before",
             ExpressionAttributeValues={":pk": {"S": OUTBOX_PK}, ":before": {"S": older_than.isoformat()}},
             Limit=limit,
-            ConsistentRead=True,
         )
-        return [Envelope.model_validate_json(item["event"]["S"]) for item in response.get("Items", [])]
+        return [
+            OutboxEntry({"pk": item["pk"], "sk": item["sk"]}, Envelope.model_validate_json(item["outbox_event"]["S"]))
+            for item in response.get("Items", [])
+        ]
 
-    def outbox_done_many(self, events: list[Envelope]) -> None:
+    def outbox_postpone(self, entry: OutboxEntry, due: datetime) -> None:
+        """Republished, but not yet known to have arrived: due again at `due`, unless settled first."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=entry.key,
+                UpdateExpression="SET outbox_sk = :due",
+                ConditionExpression="attribute_exists(outbox_pk)",
+                ExpressionAttributeValues={":due": _outbox_attributes(entry.event, due)["outbox_sk"]},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # otherwise it was settled (or the job deleted) meanwhile: nothing to postpone
+
+    def outbox_delete_standalone(self, events: list[Envelope]) -> None:
         for start in range(0, len(events), 25):
-            requests = []
-            for event in events[start : start + 25]:
-                key = _outbox_item(event)
-                requests.append({"DeleteRequest": {"Key": {"pk": key["pk"], "sk": key["sk"]}}})
+            requests = [
+                {"DeleteRequest": {"Key": _standalone_outbox_key(event)}} for event in events[start : start + 25]
+            ]
             pending: dict[str, Any] = {self.table: requests}
             while pending:
                 pending = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
@@ -218,7 +255,8 @@ class JobRepository:
             self._ddb.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": _user_pk(user_id)}, "sk": {"S": _job_sk(job_id)}},
-                UpdateExpression="SET " + ", ".join(sets),
+                # Any codegen event proves the request arrived: the job's outbox entry is settled.
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE outbox_pk, outbox_sk, outbox_event",
                 ConditionExpression="attribute_exists(pk) AND status_rank < :rank",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
