@@ -174,10 +174,12 @@ def measure(args: argparse.Namespace, endpoints: dict[str, str]) -> int:
         f"{(totals.get('notifier', 0) + totals.get('deployer', 0)) / n:.2f}"
     )
 
-    print("\nresident memory (MiB): first sample, last sample, max")
+    print("\nresident memory (MiB) at each tenth of the run, then max")
     for name, samples in rss.items():
         if samples:
-            print(f"  {name:9} {samples[0] / 2**20:7.1f} {samples[-1] / 2**20:7.1f} {max(samples) / 2**20:7.1f}")
+            tenths = [samples[min(len(samples) - 1, i * len(samples) // 10)] for i in range(10)] + [samples[-1]]
+            series = " ".join(f"{v / 2**20:6.1f}" for v in tenths)
+            print(f"  {name:9} {series}   max {max(samples) / 2**20:6.1f}")
     return 0 if len(completed) == args.jobs else 1
 
 
