@@ -85,7 +85,12 @@ def main() -> int:
     parser.add_argument("--metrics", default="9101,9102,9103", help="worker metrics ports (codegen,deployer,notifier)")
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--poll", type=float, default=0.05, help="seconds between a client's status checks")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=0.2,
+        help="seconds between a client's status checks (polling loads the 2 cores too)",
+    )
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--start", action="store_true", help="start a system of its own (embedded AWS)")
     args = parser.parse_args()
