@@ -59,10 +59,10 @@ class RunningSystem:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the system exited early ({self.process.returncode}):\n{self.logs()}")
             try:
-                if requests.get(f"{self.api}/readyz", timeout=2).status_code == 200:
+                if requests.get(f"{self.api}/readyz", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not up yet, or slow on a loaded machine: ask again until the deadline
             time.sleep(0.3)
         self.stop()
         raise TimeoutError(f"the api was not ready within {timeout} s:\n{self.logs()}")

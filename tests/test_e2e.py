@@ -23,7 +23,7 @@ def wait_for(api: str, job_id: str, statuses: set[str], timeout: float = 60) -> 
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = requests.get(f"{api}/api/code-gen/{job_id}", headers=HEADERS, timeout=5).json()
+        job = requests.get(f"{api}/api/code-gen/{job_id}", headers=HEADERS, timeout=30).json()
         if not seen or seen[-1] != job["status"]:
             seen.append(job["status"])
         if job["status"] in statuses:
@@ -47,18 +47,18 @@ def run_the_guide_flow(system: RunningSystem) -> None:
     assert done["status"] == "completed", done
     assert done["fileCount"] > 5 and done["sizeBytes"] > 0
 
-    signed = requests.get(f"{api}/api/code-gen/{job['id']}/download-url", headers=HEADERS, timeout=10).json()
-    blob = requests.get(signed["url"], timeout=10)
+    signed = requests.get(f"{api}/api/code-gen/{job['id']}/download-url", headers=HEADERS, timeout=30).json()
+    blob = requests.get(signed["url"], timeout=30)
     assert blob.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(blob.content))
     names = archive.namelist()
     assert "project-123/README.md" in names and "project-123/requirements.txt" in names
     assert any(name.endswith(".py") and "user" in name.lower() for name in names)
     assert len(names) == done["fileCount"]
-    streamed = requests.get(f"{api}/api/code-gen/{job['id']}/download", headers=HEADERS, timeout=10)
+    streamed = requests.get(f"{api}/api/code-gen/{job['id']}/download", headers=HEADERS, timeout=30)
     assert streamed.content == blob.content
 
-    listed = requests.get(f"{api}/api/code-gen?projectId=project-123", headers=HEADERS, timeout=10).json()
+    listed = requests.get(f"{api}/api/code-gen?projectId=project-123", headers=HEADERS, timeout=30).json()
     assert [j["id"] for j in listed["items"]] == [job["id"]]
 
     # The correlation id travelled from the request through the events to every worker's log lines.
@@ -66,7 +66,7 @@ def run_the_guide_flow(system: RunningSystem) -> None:
         lines = [line for line in system.logs().splitlines() if f" {service} " in line.split("|")[0]]
         assert any('"correlation_id": "e2e-1"' in line for line in lines), service
 
-    assert requests.delete(f"{api}/api/code-gen/{job['id']}", headers=HEADERS, timeout=10).status_code == 204
+    assert requests.delete(f"{api}/api/code-gen/{job['id']}", headers=HEADERS, timeout=30).status_code == 204
     s3 = boto3.client(
         "s3",
         endpoint_url=system.aws,
