@@ -34,6 +34,14 @@ class RunningSystem:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> RunningSystem:
+        """Start and wait until the api is ready; on any failure, stop what was started."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> RunningSystem:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SNAPINFRA_", "AWS_"))} | self._env
         if not self._embedded:
             self.aws = env["AWS_ENDPOINT_URL"]
@@ -64,7 +72,6 @@ class RunningSystem:
             except requests.RequestException:
                 pass  # not up yet, or slow on a loaded machine: ask again until the deadline
             time.sleep(0.3)
-        self.stop()
         raise TimeoutError(f"the api was not ready within {timeout} s:\n{self.logs()}")
 
     def interrupt(self, timeout: float = 30.0) -> int:
