@@ -40,9 +40,6 @@ class Stack:
     clients: AwsClients
     provisioned: dict[str, Any]
 
-    def env(self) -> dict[str, str]:
-        return {"SNAPINFRA_PREFIX": self.prefix}
-
     def queue_url(self, service: str, dlq: bool = False) -> str:
         spec = self.topology.queues[service]  # type: ignore[index]
         name = spec.dlq_name if dlq else spec.name

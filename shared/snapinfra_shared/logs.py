@@ -33,10 +33,6 @@ def reset_context(token: contextvars.Token[dict[str, Any] | None]) -> None:
     _context.reset(token)
 
 
-def current_context() -> dict[str, Any]:
-    return dict(_context.get() or {})
-
-
 class _ContextFilter(logging.Filter):
     def __init__(self, service: str):
         super().__init__()

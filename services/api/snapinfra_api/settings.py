@@ -19,7 +19,6 @@ class ApiSettings(WorkerSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
     presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    page_size: int = Field(default=20, ge=1, le=100)
     outbox_grace_seconds: float = Field(
         default=60.0, ge=0, description="how long an event may go unconfirmed before the relay republishes it"
     )
