@@ -91,3 +91,19 @@ def test_the_guide_flow_on_the_embedded_aws(tmp_path):
         assert f"{service} stopped (rc=0)" in logs, logs[-3000:]
     assert "SIGKILL" not in logs, "a service did not stop on Ctrl-C within honcho's grace"
     assert '"level": "ERROR"' not in logs
+
+
+def test_an_endpoint_in_aws_endpoint_url_is_used_instead_of_starting_one(tmp_path, aws_endpoint):
+    """`make dev` with AWS_ENDPOINT_URL set (LocalStack, another emulator): no moto of its own."""
+    env = {
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+    system = RunningSystem(tmp_path / "system.log", env=env, embedded=False)
+    with system:
+        run_the_guide_flow(system)
+    logs = system.logs()
+    assert f"using the AWS endpoint in AWS_ENDPOINT_URL: {aws_endpoint}" in logs
+    assert "aws started" not in logs
