@@ -159,9 +159,14 @@ def stop_on_signals(consumer: Consumer | None = None) -> threading.Event:
 
     def _stop(signum: int, _frame: Any) -> None:
         log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-        if consumer is not None:
+        if consumer is not None and consumer.receiving:
+            # Blocked in a long poll, this thread holds no lock of the Event: set it, then cut the poll.
+            stop.set()
             consumer.interrupt_receive()
+        else:
+            # This thread may be inside stop.wait() holding the Event's lock, where a direct set()
+            # would deadlock: a short-lived thread sets it once this one lets go.
+            threading.Thread(target=stop.set, name="stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -11,9 +11,7 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
-from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -23,17 +21,15 @@ LINGER_SECONDS = 2.0
 def main(port: int) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stop = threading.Event()
-
-    def _stop(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    # Take SIGINT/SIGTERM synchronously: blocked before the server's threads start (they inherit
+    # the mask), then awaited with sigwait. A Python handler that set an Event could deadlock if the
+    # signal landed while this thread was inside Event.wait holding the Event's lock.
+    stopping = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     print(f"embedded AWS (moto) listening on http://127.0.0.1:{port}", flush=True)
-    stop.wait()
+    signal.sigwait(stopping)
     time.sleep(LINGER_SECONDS)
     # Its state is in memory, with nothing to flush: exit at once rather than wait on the server's
     # threads, which on a loaded machine can outlast the supervisor's grace.
