@@ -71,22 +71,81 @@ class CodeGenerationDeleted(EventData):
     project_id: str
 
 
-# --- deployments (the deployer consumes these; see the deployments issue) -----------------------
+# --- deployments ---------------------------------------------------------------------------------
+
+Environment = Literal["dev", "staging", "prod"]
 
 
 class DeploymentRequested(EventData):
     deployment_id: str
     code_gen_id: str
     project_id: str
-    environment: Literal["dev", "staging", "prod"]
-    template: Artifact
+    environment: Environment
+    stack_name: str
+    artifact: Artifact = Field(description="the code generation's ZIP, a published output of codegen")
+    template_path: str = Field(description="the CloudFormation template's path inside the ZIP")
     parameters: dict[str, str] = Field(default_factory=dict)
     region: str | None = None
     role_arn: str | None = None
 
 
+class DeploymentStarted(EventData):
+    deployment_id: str
+    stack_name: str
+    region: str
+    attempt: int = Field(ge=1)
+
+
+class DeploymentStep(EventData):
+    """One line of a deployment's step log: what CloudFormation reported, or what the deployer did."""
+
+    at: AwareDatetime
+    source: Literal["cloudformation", "deployer"]
+    message: str
+    logical_id: str | None = None
+    resource_type: str | None = None
+    status: str | None = None
+    reason: str | None = None
+
+
+class DeploymentProgressed(EventData):
+    deployment_id: str
+    stack_name: str
+    steps: list[DeploymentStep] = Field(min_length=1, max_length=100)
+
+
+class DeploymentCompleted(EventData):
+    deployment_id: str
+    stack_name: str
+    stack_id: str
+    region: str
+    outputs: dict[str, str] = Field(default_factory=dict)
+    completed_at: AwareDatetime
+
+
+class DeploymentFailed(EventData):
+    deployment_id: str
+    stack_name: str
+    reason: str = Field(description="CloudFormation's status reason, or the deployer's")
+    stack_status: str | None = Field(default=None, description="the stack's last status, e.g. ROLLBACK_COMPLETE")
+
+
 class DeploymentDestroyRequested(EventData):
     deployment_id: str
+    stack_name: str
+
+
+class DeploymentDestroyed(EventData):
+    deployment_id: str
+    stack_name: str
+    destroyed_at: AwareDatetime
+
+
+class DeploymentDestroyFailed(EventData):
+    deployment_id: str
+    stack_name: str
+    reason: str
+    stack_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +170,14 @@ CATALOG: dict[str, EventSpec] = {
         _spec(CodeGenerationCompleted, "codegen", {"api", "notifier"}, "The ZIP and its manifest are stored."),
         _spec(CodeGenerationFailed, "codegen", {"api", "notifier"}, "Generation gave up; `reason` says why."),
         _spec(CodeGenerationDeleted, "api", {"codegen"}, "A user deleted a job; its artifact must go."),
-        _spec(DeploymentRequested, "api", {"deployer", "notifier"}, "A user asked to deploy a template."),
-        _spec(DeploymentDestroyRequested, "api", {"deployer"}, "A user asked to destroy a deployment."),
+        _spec(DeploymentRequested, "api", {"deployer", "notifier"}, "A user asked to deploy a code generation."),
+        _spec(DeploymentStarted, "deployer", {"api", "notifier"}, "The deployer began creating the stack."),
+        _spec(DeploymentProgressed, "deployer", {"api"}, "New lines of the step log (stack events, deployer steps)."),
+        _spec(DeploymentCompleted, "deployer", {"api", "notifier"}, "The stack exists; `outputs` are its outputs."),
+        _spec(DeploymentFailed, "deployer", {"api", "notifier"}, "The stack was not created; `reason` says why."),
+        _spec(DeploymentDestroyRequested, "api", {"deployer", "notifier"}, "A user asked to destroy a deployment."),
+        _spec(DeploymentDestroyed, "deployer", {"api", "notifier"}, "The stack is gone; the record stays as history."),
+        _spec(DeploymentDestroyFailed, "deployer", {"api", "notifier"}, "The stack could not be deleted."),
     )
 }
 
