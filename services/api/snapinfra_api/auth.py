@@ -18,6 +18,7 @@ USER_ID = re.compile(r"^[A-Za-z0-9._@|:-]{1,128}$")
 @dataclass(frozen=True)
 class Principal:
     user_id: str
+    is_admin: bool = False
 
 
 class Authenticator(Protocol):
@@ -28,20 +29,25 @@ def _unauthorized(message: str, scheme: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": scheme})
 
 
-def _principal(user_id: str, scheme: str) -> Principal:
+def _principal(user_id: str, scheme: str, *, is_admin: bool = False) -> Principal:
     if not USER_ID.match(user_id):
         raise _unauthorized("the user id has characters or a length we do not accept", scheme)
-    return Principal(user_id)
+    return Principal(user_id, is_admin)
 
 
 class DevHeaderAuthenticator:
+    """The guide's local mode: the header names the caller; the users in `admins` have admin rights."""
+
     HEADER = "x-dev-user-id"
+
+    def __init__(self, admins: frozenset[str] = frozenset({"admin"})):
+        self._admins = admins
 
     def authenticate(self, request: Request) -> Principal:
         user_id = request.headers.get(self.HEADER, "").strip()
         if not user_id:
             raise _unauthorized(f"dev auth mode: send the {self.HEADER} header", 'DevUser realm="snapinfra"')
-        return _principal(user_id, 'DevUser realm="snapinfra"')
+        return _principal(user_id, 'DevUser realm="snapinfra"', is_admin=user_id in self._admins)
 
 
 class JwtAuthenticator:

@@ -63,7 +63,7 @@ class ApiDependencies:
 
 def build_authenticator(settings: ApiSettings) -> Authenticator:
     if settings.auth_mode == "dev":
-        return DevHeaderAuthenticator()
+        return DevHeaderAuthenticator(frozenset(settings.dev_admin_users))
     assert settings.jwt_jwks_url and settings.jwt_issuer and settings.jwt_audience  # the settings validator
     return JwtAuthenticator(
         jwks_url=settings.jwt_jwks_url,

@@ -13,6 +13,9 @@ class ApiSettings(WorkerSettings):
     auth_mode: Literal["dev", "jwt"] = Field(
         default="jwt", description="dev: trust the x-dev-user-id header (local only); jwt: Bearer tokens"
     )
+    dev_admin_users: list[str] = Field(
+        default_factory=lambda: ["admin"], description="dev mode: the x-dev-user-id values with admin rights"
+    )
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
