@@ -4,8 +4,10 @@ session) and, per test, the whole topology provisioned under a prefix of its own
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +74,24 @@ def stack(aws_endpoint: str) -> Stack:
     topology = build_topology(prefix)
     clients = AwsClients(s3_addressing_style="path")
     return Stack(prefix, topology, clients, provision(clients, topology))
+
+
+@contextmanager
+def _serving(app: Any) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def serve() -> Callable[[Any], AbstractContextManager[str]]:
+    """Serve a WSGI app over real HTTP on a free loopback port: `with serve(app) as base_url: ...`."""
+    return _serving

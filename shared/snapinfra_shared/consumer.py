@@ -36,6 +36,7 @@ MESSAGES = Counter("snapinfra_messages", "Messages settled by the consumer, by o
 HANDLER_SECONDS = Histogram("snapinfra_handler_seconds", "Time spent in message handlers")
 ERROR_ATTRIBUTE = "snapinfra_error"
 SOURCE_QUEUE_ATTRIBUTE = "snapinfra_source_queue"
+RECEIVE_COUNT_ATTRIBUTE = "snapinfra_receive_count"  # receives on the source queue when it was dead-lettered
 
 
 class ReceiveInterrupted(BaseException):
@@ -315,6 +316,10 @@ class Consumer:
                             **_carried_attributes(r.message),
                             ERROR_ATTRIBUTE: {"DataType": "String", "StringValue": r.error[:1000] or "unknown"},
                             SOURCE_QUEUE_ATTRIBUTE: {"DataType": "String", "StringValue": self.queue_url},
+                            RECEIVE_COUNT_ATTRIBUTE: {
+                                "DataType": "Number",
+                                "StringValue": str(r.delivery.receive_count if r.delivery else 1),
+                            },
                         },
                     }
                     for i, r in enumerate(chunk)
@@ -356,10 +361,10 @@ class Consumer:
 def _carried_attributes(message: dict[str, Any]) -> dict[str, Any]:
     carried = {}
     for name, attribute in message.get("MessageAttributes", {}).items():
-        if name in (ERROR_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE):
+        if name in (ERROR_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE, RECEIVE_COUNT_ATTRIBUTE):
             continue
         carried[name] = {k: v for k, v in attribute.items() if k in ("DataType", "StringValue", "BinaryValue")}
-    return dict(list(carried.items())[:8])  # SQS allows ten attributes; two are ours
+    return dict(list(carried.items())[:7])  # SQS allows ten attributes; three are ours
 
 
 def _short(exc: BaseException) -> str:

@@ -1,11 +1,12 @@
 """Who is calling. `dev`: the x-dev-user-id header (local use only). `jwt`: a Bearer JWT verified
-against the issuer's JWKS (signature, issuer, audience, expiry, algorithm), the user from `sub`."""
+against the issuer's JWKS (signature, issuer, audience, expiry, algorithm), the user from `sub`, admin
+rights from a configurable claim (a group list, or a space-separated scope)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import jwt
 from flask import Request
@@ -50,11 +51,36 @@ class DevHeaderAuthenticator:
         return _principal(user_id, 'DevUser realm="snapinfra"', is_admin=user_id in self._admins)
 
 
+def claim_grants(claims: dict[str, Any], claim: str, value: str) -> bool:
+    """Whether `claim` (a name, or a dotted path into nested objects) holds `value`: as one item of a
+    list (groups, roles) or one word of a space-separated string (scope)."""
+    found: Any = claims.get(claim)
+    if found is None and "." in claim:
+        found = claims
+        for part in claim.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+    if isinstance(found, str):
+        return value in found.split()
+    if isinstance(found, list):
+        return value in [item for item in found if isinstance(item, str)]
+    return False
+
+
 class JwtAuthenticator:
-    def __init__(self, *, jwks_url: str, issuer: str, audience: str, algorithms: list[str]):
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        algorithms: list[str],
+        admin_claim: str = "groups",
+        admin_value: str = "snapinfra-admin",
+    ):
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
         self._issuer, self._audience = issuer, audience
         self._algorithms = [a for a in algorithms if a.lower() != "none"]
+        self._admin_claim, self._admin_value = admin_claim, admin_value
 
     def authenticate(self, request: Request) -> Principal:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -75,4 +101,5 @@ class JwtAuthenticator:
             raise ApiError(503, "auth_unavailable", "the token issuer's keys could not be fetched; try again") from exc
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"invalid token: {exc}", f'{challenge}, error="invalid_token"') from exc
-        return _principal(str(claims["sub"]), challenge)
+        is_admin = claim_grants(claims, self._admin_claim, self._admin_value)
+        return _principal(str(claims["sub"]), challenge, is_admin=is_admin)

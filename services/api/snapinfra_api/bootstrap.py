@@ -70,6 +70,8 @@ def build_authenticator(settings: ApiSettings) -> Authenticator:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         algorithms=settings.jwt_algorithms,
+        admin_claim=settings.jwt_admin_claim,
+        admin_value=settings.jwt_admin_value,
     )
 
 

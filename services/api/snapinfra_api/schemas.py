@@ -94,3 +94,13 @@ class CodeGenerationOut(_Out):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+class CodeGenerationListOut(_Out):
+    items: list[CodeGenerationOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class DownloadUrlOut(_Out):
+    url: str
+    expires_in: int = Field(description="seconds the URL stays valid")

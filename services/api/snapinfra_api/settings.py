@@ -20,6 +20,12 @@ class ApiSettings(WorkerSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    jwt_admin_claim: str = Field(
+        default="groups",
+        description="the claim that grants admin rights: a list or a space-separated string (groups, scope, "
+        "cognito:groups, or a dotted path such as realm_access.roles)",
+    )
+    jwt_admin_value: str = Field(default="snapinfra-admin", min_length=1, description="the value that means admin")
     presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     outbox_grace_seconds: float = Field(
@@ -27,6 +33,17 @@ class ApiSettings(WorkerSettings):
     )
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
     http_threads: int = Field(default=16, ge=1, le=256)
+    job_rate_per_minute: float = Field(
+        default=30.0, ge=0, description="tokens a user's job-creation bucket gains per minute; 0 turns limits off"
+    )
+    job_rate_burst: int = Field(default=10, ge=1, description="the bucket's size: jobs a user may create at once")
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="how long an Idempotency-Key is kept")
+    sse_max_streams: int = Field(
+        default=8, ge=1, description="event streams served at once (each holds one of the http_threads)"
+    )
+    sse_max_seconds: float = Field(default=300.0, gt=0, description="a stream ends after this long; clients reconnect")
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="a comment line this often keeps proxies open")
+    sse_poll_seconds: float = Field(default=0.5, gt=0, description="how often a stream reads the job's status")
 
     @model_validator(mode="after")
     def _jwt_needs(self) -> ApiSettings:

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, g, stream_with_context
+from flask import Blueprint, Response, current_app, g, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from snapinfra_api.adapters.repository import InvalidCursor
 from snapinfra_api.codegen_jobs import JobNotFound, JobNotReady
+from snapinfra_api.contract import Body, documented
 from snapinfra_api.domain.interpret import UninterpretablePrompt
 from snapinfra_api.errors import ApiError, api_error_response
+from snapinfra_api.limits import idempotent, rate_limited
 from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
-from snapinfra_api.schemas import CodeGenerationOut, CreateCodeGeneration, ListQuery
+from snapinfra_api.schemas import (
+    CodeGenerationListOut,
+    CodeGenerationOut,
+    CreateCodeGeneration,
+    DownloadUrlOut,
+    ListQuery,
+)
+from snapinfra_api.streams import StreamOptions, event_stream, slots_of, status_events
 
 bp = Blueprint("codegen", __name__, url_prefix="/api/code-gen")
 bp.before_request(authenticate)
@@ -36,6 +45,15 @@ def _not_ready(exc: JobNotReady) -> ResponseReturnValue:
 
 
 @bp.post("")
+@documented(
+    "Request a generated project",
+    tag="code-gen",
+    body=CreateCodeGeneration,
+    responses={202: CodeGenerationOut},
+    errors=(413,),
+)
+@idempotent("code-gen")
+@rate_limited("jobs")
 def create() -> ResponseReturnValue:
     body = json_body(CreateCodeGeneration)
     try:
@@ -53,6 +71,7 @@ def create() -> ResponseReturnValue:
 
 
 @bp.get("")
+@documented("The caller's jobs, newest first", tag="code-gen", query=ListQuery, responses={200: CodeGenerationListOut})
 def list_jobs() -> ResponseReturnValue:
     query = query_args(ListQuery)
     try:
@@ -63,17 +82,25 @@ def list_jobs() -> ResponseReturnValue:
 
 
 @bp.get("/<job_id>")
+@documented("One job", tag="code-gen", responses={200: CodeGenerationOut}, errors=(404,))
 def get(job_id: str) -> ResponseReturnValue:
     return CodeGenerationOut.of(deps().jobs.get(caller().user_id, _job_id(job_id))).wire()
 
 
 @bp.get("/<job_id>/download-url")
+@documented("A presigned URL of the job's ZIP", tag="code-gen", responses={200: DownloadUrlOut}, errors=(404, 409))
 def download_url(job_id: str) -> ResponseReturnValue:
     url, expires_in = deps().jobs.download_url(caller().user_id, _job_id(job_id))
     return {"url": url, "expiresIn": expires_in}
 
 
 @bp.get("/<job_id>/download")
+@documented(
+    "The job's ZIP, streamed through the api",
+    tag="code-gen",
+    responses={200: Body("application/zip", "the generated project")},
+    errors=(404, 409),
+)
 def download(job_id: str) -> ResponseReturnValue:
     found = deps().jobs.download(caller().user_id, _job_id(job_id))
     return Response(
@@ -87,6 +114,38 @@ def download(job_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/<job_id>")
+@documented("Delete a job and its artifact", tag="code-gen", responses={204: None}, errors=(404,))
 def delete(job_id: str) -> ResponseReturnValue:
     deps().jobs.delete(caller().user_id, _job_id(job_id), g.request_id)
     return "", 204
+
+
+FINAL_STATUSES = frozenset({"completed", "failed"})
+
+
+@bp.get("/<job_id>/events")
+@documented(
+    "Follow a job's status as Server-Sent Events until it is completed or failed",
+    tag="code-gen",
+    responses={
+        200: Body(
+            "text/event-stream",
+            "`event: status` with the job as `data` at once and at each change (queued, generating, completed "
+            "or failed), `: heartbeat` comments in between; `event: deleted` if the job is deleted. The stream "
+            "ends at a final status or after SNAPINFRA_SSE_MAX_SECONDS.",
+        )
+    },
+    errors=(404, 503),
+)
+def events(job_id: str) -> ResponseReturnValue:
+    d, user, job_id = deps(), caller().user_id, _job_id(job_id)
+    first = d.jobs.get(user, job_id)  # 404 before the stream starts
+
+    def read() -> tuple[str, dict[str, object]] | None:
+        job = d.repository.get(user, job_id)
+        return (job.status, CodeGenerationOut.of(job).wire()) if job else None
+
+    settings = d.settings
+    options = StreamOptions(settings.sse_poll_seconds, settings.sse_heartbeat_seconds, settings.sse_max_seconds)
+    stream = status_events(read, (first.status, CodeGenerationOut.of(first).wire()), FINAL_STATUSES, options)
+    return event_stream(slots_of(current_app, settings.sse_max_streams), stream)

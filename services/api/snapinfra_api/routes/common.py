@@ -52,3 +52,14 @@ def query_args(model: type[M]) -> M:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise ApiError(400, "invalid_query", "the query string has invalid parameters", field_errors(exc)) from exc
+
+
+def require_admin() -> None:
+    """After `authenticate`: a caller without admin rights gets 403 (not 404: the route is no secret)."""
+    if not caller().is_admin:
+        raise ApiError(403, "forbidden", "this route needs admin rights")
+
+
+def authenticate_admin() -> None:
+    authenticate()
+    require_admin()

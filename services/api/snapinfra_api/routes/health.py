@@ -8,18 +8,36 @@ from typing import Any
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
+from snapinfra_api.contract import Body, documented
 from snapinfra_api.routes.common import deps
 
 bp = Blueprint("health", __name__)
 
 
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
 @bp.get("/healthz")
+@documented("The process is alive", tag="health", responses={200: HealthOut}, public=True)
 def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@documented(
+    "The AWS endpoint, table, queue and bucket answer",
+    tag="health",
+    responses={200: ReadyOut, 503: ReadyOut},
+    public=True,
+)
 def readyz() -> ResponseReturnValue:
     d = deps()
     checks: dict[str, str] = {}
@@ -42,5 +60,8 @@ def readyz() -> ResponseReturnValue:
 
 
 @bp.get("/metrics")
+@documented(
+    "Prometheus metrics", tag="health", responses={200: Body("text/plain", "the Prometheus text format")}, public=True
+)
 def metrics() -> ResponseReturnValue:
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""snapinfra: the command-line client of the Snapinfra API."""
