@@ -115,3 +115,47 @@ def test_jwt_mode_without_its_settings_refuses_to_start():
 
     with pytest.raises(ValidationError, match="SNAPINFRA_JWT_JWKS_URL"):
         ApiSettings(auth_mode="jwt")
+
+
+def jwt_app_client(stack, jwks_url, **overrides):
+    settings = api_settings(stack).model_copy(
+        update={
+            "auth_mode": "jwt",
+            "jwt_jwks_url": jwks_url,
+            "jwt_issuer": ISSUER,
+            "jwt_audience": AUDIENCE,
+            **overrides,
+        }
+    )
+    return create_app(dependencies=build_dependencies(settings)).test_client()
+
+
+@pytest.mark.parametrize(
+    ("settings", "claims", "admin"),
+    [
+        ({}, {"groups": ["staff", "snapinfra-admin"]}, True),
+        ({}, {"groups": ["staff"]}, False),
+        ({}, {}, False),
+        ({"jwt_admin_claim": "scope", "jwt_admin_value": "snapinfra:admin"}, {"scope": "read snapinfra:admin"}, True),
+        ({"jwt_admin_claim": "scope", "jwt_admin_value": "snapinfra:admin"}, {"scope": "snapinfra:admin:x"}, False),
+        ({"jwt_admin_claim": "cognito:groups"}, {"cognito:groups": ["snapinfra-admin"]}, True),
+        ({"jwt_admin_claim": "realm_access.roles"}, {"realm_access": {"roles": ["snapinfra-admin"]}}, True),
+        ({}, {"groups": "snapinfra-admin-not"}, False),
+    ],
+    ids=["group", "other-group", "no-claim", "scope", "scope-prefix", "cognito", "nested", "string-mismatch"],
+)
+def test_admin_rights_come_from_the_configured_claim(stack, jwks_url, keys, settings, claims, admin):
+    client = jwt_app_client(stack, jwks_url, **settings)
+    header = {"Authorization": f"Bearer {token(keys[0], **claims)}"}
+    response = client.get("/api/admin/queue-status", headers=header)
+    assert response.status_code == (200 if admin else 403)
+    if not admin:
+        assert response.json["error"]["code"] == "forbidden"
+    assert client.get("/api/code-gen", headers=header).status_code == 200
+
+
+def test_admin_routes_still_need_a_valid_token(stack, jwks_url, keys):
+    client = jwt_app_client(stack, jwks_url)
+    expired = token(keys[0], groups=["snapinfra-admin"], exp=int(time.time()) - 60)
+    response = client.get("/api/admin/queue-status", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -1,0 +1,145 @@
+"""Rate limits (a token bucket per user in the api's table), Idempotency-Key, and size limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from snapinfra_api.adapters.limits import TokenBuckets
+from snapinfra_api.app import create_app
+from snapinfra_api.bootstrap import build_dependencies
+
+from .conftest import As, api_settings
+
+REQUEST = {"projectId": "p-1", "type": "api", "prompt": "Create a REST API for user management"}
+
+
+@pytest.fixture
+def limited(stack):
+    """An app whose users may create 3 jobs at once, then one a second."""
+    deps = build_dependencies(api_settings(stack, job_rate_per_minute=60, job_rate_burst=3))
+    return deps, create_app(dependencies=deps).test_client()
+
+
+def test_over_the_limit_answers_429_with_retry_after_and_ratelimit_headers(limited):
+    _, client = limited
+    alice, bob = As(client, "alice"), As(client, "bob")
+    answers = [alice.post("/api/code-gen", json=REQUEST) for _ in range(4)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert answers[0].headers["X-RateLimit-Limit"] == "3"
+    refused = answers[3]
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert refused.headers["Retry-After"] == "1" and int(refused.headers["X-RateLimit-Reset"]) in (2, 3)
+    # One user's limit is not another's, and the listing is not limited.
+    assert bob.post("/api/code-gen", json=REQUEST).status_code == 202
+    assert alice.get("/api/code-gen").status_code == 200
+    assert len(alice.get("/api/code-gen").json["items"]) == 3  # the refused request created nothing
+    time.sleep(1.1)  # one token a second
+    assert alice.post("/api/code-gen", json=REQUEST).status_code == 202
+
+
+def test_health_routes_are_never_limited(limited):
+    _, client = limited
+    for _ in range(10):
+        for path in ("/healthz", "/readyz", "/metrics"):
+            response = client.get(path)
+            assert response.status_code == 200 and "X-RateLimit-Limit" not in response.headers
+
+
+def test_concurrent_takers_never_overdraw_a_bucket(stack):
+    """Twenty threads race for a bucket of five: exactly five win (compare-and-set in DynamoDB)."""
+    buckets = TokenBuckets(stack.clients.dynamodb, stack.topology.tables["api"].name)
+    results, start = [], threading.Barrier(20)
+
+    def take():
+        start.wait()
+        results.append(buckets.take("racer#jobs", rate_per_second=0.001, burst=5).allowed)
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 5 and len(results) == 20
+
+
+def test_limits_off_when_the_rate_is_zero(stack):
+    client = create_app(dependencies=build_dependencies(api_settings(stack, job_rate_per_minute=0))).test_client()
+    answers = [As(client, "alice").post("/api/code-gen", json=REQUEST) for _ in range(12)]
+    assert {a.status_code for a in answers} == {202} and "X-RateLimit-Limit" not in answers[0].headers
+
+
+def test_the_same_idempotency_key_and_body_answer_the_first_answer_and_make_one_job(alice, stack):
+    headers = {"Idempotency-Key": "order-42"}
+    first = alice.post("/api/code-gen", json=REQUEST, headers=headers)
+    # The same body with its keys in another order is the same request.
+    again = alice.post("/api/code-gen", json=dict(reversed(REQUEST.items())), headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json == first.json and again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(alice.get("/api/code-gen").json["items"]) == 1
+    assert len(stack.drain("codegen")) == 1  # one event: one job
+    # The key is the caller's own: another user with the same key makes a job of their own.
+    other = As(alice.client, "bob").post("/api/code-gen", json=REQUEST, headers=headers)
+    assert other.status_code == 202 and other.json["id"] != first.json["id"]
+
+
+def test_the_same_key_with_another_body_is_422(alice):
+    headers = {"Idempotency-Key": "order-43"}
+    assert alice.post("/api/code-gen", json=REQUEST, headers=headers).status_code == 202
+    response = alice.post("/api/code-gen", json={**REQUEST, "prompt": "a blog with posts"}, headers=headers)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "idempotency_key_reused"
+    assert response.json["error"]["fields"][0]["field"] == "Idempotency-Key"
+
+
+def test_a_failed_request_frees_its_key(alice):
+    headers = {"Idempotency-Key": "order-44"}
+    assert alice.post("/api/code-gen", json={**REQUEST, "type": "nope"}, headers=headers).status_code == 422
+    assert alice.post("/api/code-gen", json=REQUEST, headers=headers).status_code == 202
+
+
+def test_concurrent_duplicates_make_one_job(app, stack):
+    """Eight clients send the same key at once: one job; each answer is that job, or 409 while it is made."""
+    barrier, answers = threading.Barrier(8), []
+
+    def post():
+        client = As(app.test_client(), "carol")
+        barrier.wait()
+        answers.append(client.post("/api/code-gen", json=REQUEST, headers={"Idempotency-Key": "burst-1"}))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = [a for a in answers if a.status_code == 202]
+    assert {a.status_code for a in answers} <= {202, 409} and accepted
+    assert len({a.json["id"] for a in accepted}) == 1
+    for a in answers:
+        if a.status_code == 409:
+            assert a.json["error"]["code"] == "idempotency_in_progress" and a.headers["Retry-After"] == "1"
+    assert len(As(app.test_client(), "carol").get("/api/code-gen").json["items"]) == 1
+    assert len(stack.drain("codegen")) == 1
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "é"])
+def test_a_malformed_idempotency_key_is_400(alice, key):
+    response = alice.post("/api/code-gen", json=REQUEST, headers={"Idempotency-Key": key})
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_idempotency_key"
+
+
+def test_size_limits_say_what_the_limit_is(alice, app):
+    big = alice.post("/api/code-gen", json={**REQUEST, "prompt": "x" * 4001})
+    assert big.status_code == 422
+    assert big.json["error"]["fields"] == [{"field": "prompt", "message": "String should have at most 4000 characters"}]
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    huge = alice.post("/api/code-gen", data=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413
+    assert str(limit) in huge.json["error"]["message"]
+    many = {"entities": [{"name": f"E{i}", "fields": [{"name": "a"}]} for i in range(21)]}
+    too_many = alice.post("/api/code-gen", json={**REQUEST, "spec": many})
+    assert too_many.status_code == 422 and too_many.json["error"]["fields"][0]["field"] == "spec.entities"
