@@ -98,6 +98,9 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
             "SNAPINFRA_AUTH_MODE": "dev",
             "SNAPINFRA_S3_ADDRESSING_STYLE": "path",
             "SNAPINFRA_SHUTDOWN_GRACE_SECONDS": "4",
+            # Rate limits stay on, generous enough for the benchmark's one user (see the README).
+            "SNAPINFRA_JOB_RATE_PER_MINUTE": "6000",
+            "SNAPINFRA_JOB_RATE_BURST": "1000",
             # glibc gives each thread its own malloc arena; with ten handler threads a worker's
             # memory creeps up for thousands of jobs before it levels. Two arenas keep it flat.
             "MALLOC_ARENA_MAX": "2",

@@ -1,0 +1,93 @@
+"""The snapinfra client against the whole system running as processes (as `make dev` runs it)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from snapinfra_cli.main import main
+from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS
+from tests.system import RunningSystem
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    with RunningSystem(tmp_path_factory.mktemp("cli") / "system.log") as running:
+        yield running
+
+
+def snapinfra(system, *args, user="cli-user", env=None):
+    runner = CliRunner()
+    return runner.invoke(main, ["--api-url", system.api, "--user", user, *args], env=env or {}, catch_exceptions=False)
+
+
+def test_codegen_create_waits_for_the_job_and_downloads_its_zip(system, tmp_path):
+    target = tmp_path / "users.zip"
+    result = snapinfra(
+        system,
+        "--json",
+        "codegen",
+        "create",
+        "--type",
+        "api",
+        "--prompt",
+        "Create a REST API for user management",
+        "--project-id",
+        "cli-project",
+        "--output",
+        str(target),
+    )
+    assert result.exit_code == 0, result.output
+    job = json.loads(result.stdout)
+    assert job["status"] == "completed" and job["zip"] == str(target)
+    names = zipfile.ZipFile(target).namelist()
+    assert len(names) == job["fileCount"] and "cli-project/README.md" in names
+
+    listed = snapinfra(system, "--json", "codegen", "list", "--project-id", "cli-project")
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job["id"]]
+    got = snapinfra(system, "codegen", "get", job["id"])
+    assert got.exit_code == 0 and "completed" in got.stdout
+    assert snapinfra(system, "codegen", "delete", job["id"]).exit_code == 0
+    gone = snapinfra(system, "codegen", "get", job["id"])
+    assert gone.exit_code == 1 and "404 not_found" in gone.stderr
+
+
+def test_admin_queue_status_needs_admin_rights(system):
+    refused = snapinfra(system, "admin", "queue-status")
+    assert refused.exit_code == 1 and "403 forbidden" in refused.stderr
+    result = snapinfra(system, "--json", "admin", "queue-status", user="admin")
+    assert result.exit_code == 0, result.output
+    services = {q["service"] for q in json.loads(result.stdout)["queues"]}
+    assert services == {"api", "codegen", "deployer", "notifier"}
+    table = snapinfra(system, "admin", "queue-status", user="admin")
+    assert "codegen" in table.stdout and "DLQ" in table.stdout
+
+
+def test_bad_input_is_refused_with_the_field_named(system):
+    result = snapinfra(system, "codegen", "create", "--type", "api", "--prompt", "x" * 4001, "--no-wait")
+    assert result.exit_code == 1 and "prompt" in result.stderr and "4000" in result.stderr
+
+
+def test_smoke_checks_the_aws_endpoint_and_cleans_up(system):
+    env = {"AWS_ENDPOINT_URL": system.aws, "AWS_REGION": "us-east-1", **LOCAL_CREDENTIALS}
+    result = snapinfra(system, "smoke", env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "pass S3 upload and download",
+        "pass SQS send and receive",
+        "pass SNS publish",
+    ]
+    import boto3
+
+    session = boto3.session.Session(region_name="us-east-1")
+    for client, listing, key in (("s3", "list_buckets", "Buckets"), ("sqs", "list_queues", "QueueUrls")):
+        names = json.dumps(
+            getattr(session.client(client, endpoint_url=system.aws), listing)().get(key, []), default=str
+        )
+        assert "snapinfra-smoke-" not in names
