@@ -85,7 +85,7 @@ def test_smoke_checks_the_aws_endpoint_and_cleans_up(system):
     ]
     import boto3
 
-    session = boto3.session.Session(region_name="us-east-1")
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
     for client, listing, key in (("s3", "list_buckets", "Buckets"), ("sqs", "list_queues", "QueueUrls")):
         names = json.dumps(
             getattr(session.client(client, endpoint_url=system.aws), listing)().get(key, []), default=str
