@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
-from snapinfra_shared.settings import WorkerSettings
+from snapinfra_shared.settings import WorkerSettings, comma_separated
 
 
 class ApiSettings(WorkerSettings):
@@ -27,6 +28,15 @@ class ApiSettings(WorkerSettings):
     )
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
     http_threads: int = Field(default=16, ge=1, le=256)
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="hosts a webhook may use plain http to (make dev: loopback)"
+    )
+    confirmation_ttl_seconds: int = Field(default=3 * 24 * 3600, ge=60, description="life of a confirmation link")
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return comma_separated(value)
 
     @model_validator(mode="after")
     def _jwt_needs(self) -> ApiSettings:

@@ -5,27 +5,15 @@ from typing import Annotated
 from pydantic import Field, HttpUrl, field_validator
 from pydantic_settings import NoDecode
 
-from snapinfra_shared.settings import WorkerSettings
+from snapinfra_shared.settings import WorkerSettings, comma_separated
 from snapinfra_shared.topology import WORK_QUEUE_MAX_RECEIVE_COUNT
 
 DEFAULT_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0]
 
 
-def comma_separated(value: object) -> object:
-    """`a,b,c` or a JSON list, so that an environment variable reads naturally."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            import json
-
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
 class NotifierSettings(WorkerSettings):
     email_sender: str = Field(
-        default="notifications@snapinfra.local", description="SES sender address (a verified identity)"
+        default="notifications@example.com", description="SES sender address (a verified identity)"
     )
     public_base_url: HttpUrl = Field(
         default=HttpUrl("http://127.0.0.1:5000"), description="the api as users reach it: confirmation and job links"
