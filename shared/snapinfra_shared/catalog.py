@@ -148,6 +148,104 @@ class DeploymentDestroyFailed(EventData):
     stack_status: str | None = None
 
 
+# --- notifications -------------------------------------------------------------------------------
+
+Channel = Literal["email", "sms", "webhook"]
+DeliveryOutcome = Literal["succeeded", "failed", "retrying", "refused"]
+
+
+class SubscriptionFilters(EventData):
+    event_types: list[str] = Field(default_factory=list, description="event kinds or globs; empty means all")
+    statuses: list[str] = Field(default_factory=list, description="the kind's last part (completed, ...); empty: all")
+    project_id: str | None = None
+
+
+class SubscriptionRequested(EventData):
+    """A user subscribed. Carries the secrets the notifier needs once: an email subscription's
+    confirmation token (for the link it mails), a webhook's signing secret (which it keeps)."""
+
+    subscription_id: str
+    channel: Channel
+    target: str = Field(description="the email address, the E.164 phone number or the webhook URL")
+    filters: SubscriptionFilters
+    admin: bool = Field(default=False, description="also receives system alerts (admins only)")
+    confirmation_token: str | None = Field(default=None, description="email only; the api keeps only its hash")
+    signing_secret: str | None = Field(default=None, description="webhook only; kept by the notifier alone")
+    requested_at: AwareDatetime
+
+
+class SubscriptionConfirmed(EventData):
+    """The confirmation link of an email subscription was followed (the api checked the token)."""
+
+    subscription_id: str
+    confirmed_at: AwareDatetime
+
+
+class SubscriptionCancelled(EventData):
+    subscription_id: str
+
+
+class SubscriptionActivated(EventData):
+    subscription_id: str
+    activated_at: AwareDatetime
+
+
+class SubscriptionDisabled(EventData):
+    subscription_id: str
+    reason: str
+    disabled_at: AwareDatetime
+
+
+class NotificationAttempted(EventData):
+    """One attempt to deliver one event to one subscription."""
+
+    delivery_id: str = Field(description="unique per attempt (the notification id and the attempt number)")
+    notification_id: str = Field(description="the same for every attempt of one event to one subscription")
+    subscription_id: str
+    event_id: str
+    event_type: str = Field(description="the event kind, e.g. codegen.completed")
+    channel: Channel
+    attempt: int = Field(ge=1)
+    outcome: DeliveryOutcome
+    http_status: int | None = None
+    latency_ms: int | None = Field(default=None, ge=0)
+    error: str | None = None
+    at: AwareDatetime
+
+
+class MessageDeadLettered(EventData):
+    """A consumer gave up on a message and moved it to its DLQ (a system alert for admins)."""
+
+    queue: str
+    message_id: str
+    event_type: str | None = None
+    event_id: str | None = None
+    user_id: str | None = None
+    error: str
+
+
+# The kinds users filter notifications on (`eventTypes`, with globs such as `deployment.*`), by event type.
+NOTIFICATION_KINDS: dict[str, str] = {
+    "CodeGenerationRequested": "codegen.queued",
+    "CodeGenerationStarted": "codegen.started",
+    "CodeGenerationCompleted": "codegen.completed",
+    "CodeGenerationFailed": "codegen.failed",
+    "DeploymentRequested": "deployment.queued",
+    "DeploymentStarted": "deployment.started",
+    "DeploymentCompleted": "deployment.completed",
+    "DeploymentFailed": "deployment.failed",
+    "DeploymentDestroyRequested": "deployment.destroying",
+    "DeploymentDestroyed": "deployment.destroyed",
+    "DeploymentDestroyFailed": "deployment.destroy_failed",
+}
+NOTIFICATION_STATUSES: tuple[str, ...] = tuple(sorted({k.split(".", 1)[1] for k in NOTIFICATION_KINDS.values()}))
+
+
+def dead_letter_event_type(service: Service) -> str:
+    """Each service announces its own dead-lettered messages on its own topic."""
+    return f"{service.capitalize()}MessageDeadLettered"
+
+
 @dataclass(frozen=True)
 class EventSpec:
     type: str
@@ -178,6 +276,22 @@ CATALOG: dict[str, EventSpec] = {
         _spec(DeploymentDestroyRequested, "api", {"deployer", "notifier"}, "A user asked to destroy a deployment."),
         _spec(DeploymentDestroyed, "deployer", {"api", "notifier"}, "The stack is gone; the record stays as history."),
         _spec(DeploymentDestroyFailed, "deployer", {"api", "notifier"}, "The stack could not be deleted."),
+        _spec(SubscriptionRequested, "api", {"notifier"}, "A user subscribed to notifications (email, SMS, webhook)."),
+        _spec(SubscriptionConfirmed, "api", {"notifier"}, "An email subscription's confirmation link was followed."),
+        _spec(SubscriptionCancelled, "api", {"notifier"}, "A user unsubscribed."),
+        _spec(SubscriptionActivated, "notifier", {"api"}, "A subscription now receives notifications."),
+        _spec(SubscriptionDisabled, "notifier", {"api"}, "A subscription failed every attempt for too long."),
+        _spec(NotificationAttempted, "notifier", {"api"}, "One delivery attempt and its outcome."),
+        *(
+            EventSpec(
+                dead_letter_event_type(service),
+                service,
+                frozenset({"notifier"}),
+                MessageDeadLettered,
+                f"The {service} service dead-lettered a message (an alert for admin subscriptions).",
+            )
+            for service in ("api", "codegen", "deployer", "notifier")
+        ),
     )
 }
 

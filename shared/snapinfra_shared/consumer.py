@@ -47,6 +47,14 @@ class PoisonMessage(Exception):
     """This message can never be handled: send it to the DLQ now, without retrying."""
 
 
+class RetryAfter(Exception):
+    """Handle this message again in `seconds` (a schedule the handler keeps; SQS allows up to 12 h)."""
+
+    def __init__(self, seconds: float, reason: str = ""):
+        super().__init__(reason or f"retry in {seconds} s")
+        self.seconds = int(min(max(0.0, seconds), 43200))
+
+
 @dataclass(frozen=True)
 class Delivery:
     message_id: str
@@ -68,6 +76,7 @@ class _Result:
     outcome: Outcome
     error: str = ""
     delivery: Delivery | None = None
+    delay: int | None = None  # a RetryAfter's delay, instead of the backoff
 
 
 @dataclass
@@ -153,8 +162,10 @@ class Consumer:
         handle: Handle,
         options: ConsumerOptions,
         clock: Callable[[], float] = time.monotonic,
+        on_dead_letter: Callable[[dict[str, Any], str], None] | None = None,
     ):
         self._sqs = sqs
+        self._on_dead_letter = on_dead_letter  # told (message, error) after a move to the DLQ
         self.queue_url = queue_url
         self.dlq_url = dlq_url
         self._handle = handle
@@ -269,6 +280,9 @@ class Consumer:
             except PoisonMessage as exc:
                 log.error("message refused by its handler; sent to the DLQ", extra={"error": str(exc)})
                 return _Result(message, "poison", str(exc), delivery)
+            except RetryAfter as exc:
+                log.info("handler asked to be retried later", extra={"retry_in_seconds": exc.seconds})
+                return _Result(message, "retry", str(exc), delivery, exc.seconds)
             except Exception as exc:
                 log.exception("handler failed", extra={"receive_count": receive_count})
                 return _Result(message, "retry", f"{type(exc).__name__}: {_short(exc)}", delivery)
@@ -290,9 +304,7 @@ class Consumer:
 
         moved = self._move_to_dlq(to_dlq)
         self._delete(to_delete + moved)
-        self._change_visibility(
-            [(r, self.options.backoff(r.delivery.receive_count if r.delivery else 1)) for r in to_back_off]
-        )
+        self._change_visibility([(r, self._retry_delay(r)) for r in to_back_off])
         self._change_visibility([(r, 0) for r in to_release])
         for outcome, settled in (
             ("ok", to_delete),
@@ -301,6 +313,11 @@ class Consumer:
             ("released", to_release),
         ):
             MESSAGES.labels(outcome).inc(len(settled))
+
+    def _retry_delay(self, result: _Result) -> int:
+        if result.delay is not None:
+            return result.delay
+        return self.options.backoff(result.delivery.receive_count if result.delivery else 1)
 
     def _move_to_dlq(self, results: list[_Result]) -> list[_Result]:
         moved: list[_Result] = []
@@ -332,6 +349,12 @@ class Consumer:
                 else:
                     log.warning("message dead-lettered", extra={"message_id": r.message["MessageId"], "error": r.error})
                     moved.append(r)
+        for r in moved:
+            if self._on_dead_letter is not None:
+                try:
+                    self._on_dead_letter(r.message, r.error)
+                except Exception:
+                    log.exception("could not announce a dead-lettered message")
         return moved
 
     def _delete(self, results: list[_Result]) -> None:

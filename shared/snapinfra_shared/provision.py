@@ -21,6 +21,8 @@ def provision(clients: AwsClients, topology: Topology) -> dict[str, Any]:
     """Provision everything; returns what was found or made (names, ARNs, URLs)."""
     topic_arns = {svc: clients.sns.create_topic(Name=name)["TopicArn"] for svc, name in topology.topics.items()}
     queue_urls = {svc: _queue(clients, spec, topic_arns) for svc, spec in topology.queues.items()}
+    for work_queue in topology.work_queues.values():
+        _work_queue(clients, work_queue)
     for table in topology.tables.values():
         _table(clients, table)
     _bucket(clients, topology.bucket)
@@ -75,6 +77,33 @@ def _queue(clients: AwsClients, spec: QueueSpec, topic_arns: dict[Service, str])
                 TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes, ReturnSubscriptionArn=True
             )
     return str(url)
+
+
+def _work_queue(clients: AwsClients, spec: QueueSpec) -> str:
+    """A queue a service sends its own scheduled work to: a DLQ, no topic, no subscription."""
+    sqs = clients.sqs
+    dlq_url = _create_queue(
+        sqs, spec.dlq_name, {"MessageRetentionPeriod": str(spec.dlq_retention_seconds), "SqsManagedSseEnabled": "true"}
+    )
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return _create_queue(
+        sqs,
+        spec.name,
+        {
+            "VisibilityTimeout": str(spec.visibility_timeout),
+            "ReceiveMessageWaitTimeSeconds": "20",
+            "MessageRetentionPeriod": str(4 * 24 * 3600),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
+        },
+    )
+
+
+def verify_email_sender(clients: AwsClients, sender: str) -> None:
+    """Ask SES to verify the notifier's sender address. An emulator accepts sends from it at once;
+    real SES mails the address a link (or use a verified domain, as the CDK app declares)."""
+    clients.client("ses").verify_email_identity(EmailAddress=sender)
+    log.info("email sender identity submitted for verification", extra={"sender": sender})
 
 
 def _subscriptions_by_topic(clients: AwsClients, topics: list[str], queue_arn: str) -> dict[str, str]:

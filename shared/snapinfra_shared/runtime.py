@@ -17,10 +17,11 @@ from pydantic import ValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_when_event_set, wait_exponential
 
 from snapinfra_shared.aws import AwsClients
-from snapinfra_shared.catalog import UnknownEvent, parse_data
-from snapinfra_shared.consumer import Consumer, ConsumerOptions, Delivery, PoisonMessage
-from snapinfra_shared.events import Envelope, Service
+from snapinfra_shared.catalog import MessageDeadLettered, UnknownEvent, dead_letter_event_type, parse_data
+from snapinfra_shared.consumer import Consumer, ConsumerOptions, Delivery, PoisonMessage, parse_body
+from snapinfra_shared.events import Envelope, Service, new_event
 from snapinfra_shared.logs import configure_logging
+from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.settings import ServiceSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,47 @@ def start_service(service: Service, settings: ServiceSettings) -> AwsClients:
     return AwsClients.from_settings(settings)
 
 
+def dead_letter_announcer(
+    clients: AwsClients, resources: Resources, queue_name: str
+) -> Callable[[dict[str, Any], str], None] | None:
+    """Publishes `<Service>MessageDeadLettered` (an admin alert) when the consumer gives up on a message."""
+    if resources.topic_arn is None:
+        return None
+    publisher = Publisher(clients.sns, resources.topic_arn)
+    alert_type = dead_letter_event_type(resources.service)
+
+    def announce(message: dict[str, Any], error: str) -> None:
+        attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+        if attributes.get("type", "").endswith("MessageDeadLettered"):
+            return  # an alert that could not be handled raises no alert of its own (no loop)
+        data = MessageDeadLettered(
+            queue=queue_name,
+            message_id=message["MessageId"],
+            event_type=attributes.get("type"),
+            event_id=_event_id(message),
+            user_id=attributes.get("user_id"),
+            error=error[:1000] or "unknown",
+        )
+        publisher.publish(
+            new_event(
+                alert_type,
+                source=resources.service,
+                user_id="system",
+                correlation_id=attributes.get("correlation_id") or message["MessageId"],
+                data=data,
+            )
+        )
+
+    return announce
+
+
+def _event_id(message: dict[str, Any]) -> str | None:
+    try:
+        return str(parse_body(message["Body"]).id)
+    except (ValueError, ValidationError):
+        return None
+
+
 def consumer_for(
     clients: AwsClients, settings: WorkerSettings, resources: Resources, handlers: Mapping[str, EventHandler]
 ) -> Consumer:
@@ -150,6 +192,7 @@ def consumer_for(
             retry_max_seconds=settings.retry_max_seconds,
             shutdown_grace_seconds=settings.shutdown_grace_seconds,
         ),
+        on_dead_letter=dead_letter_announcer(clients, resources, queue.name),
     )
 
 

@@ -7,12 +7,23 @@ AWS_DEFAULT_REGION, credentials), so application code never knows which AWS it t
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapinfra_shared.topology import Topology, build_topology
+
+
+def comma_separated(value: object) -> object:
+    """A list setting from `a,b,c` or from a JSON list, so that an environment variable reads naturally."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
 
 
 class ServiceSettings(BaseSettings):

@@ -67,6 +67,9 @@ class Topology:
     queues: dict[Service, QueueSpec]
     tables: dict[Service, TableSpec]
     prefixes: dict[Service, str] = field(default_factory=dict)
+    # Queues a service keeps for its own scheduled work (no topic feeds them), e.g. the notifier's
+    # delivery attempts, whose retries wait in the queue as visibility timeouts of up to 12 h.
+    work_queues: dict[Service, QueueSpec] = field(default_factory=dict)
 
 
 # Per consumer: how long one message may be held before the heartbeat must extend it.
@@ -81,7 +84,12 @@ S3_PREFIXES: dict[Service, str] = {
 TABLE_INDEXES: dict[Service, tuple[IndexSpec, ...]] = {
     # api: jobs of one user and one project, newest first; events waiting in the outbox (sparse)
     "api": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"), IndexSpec("outbox", "outbox_pk", "outbox_sk")),
+    # notifier: the admin subscriptions, which receive system alerts (sparse)
+    "notifier": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
 }
+# A delivery is attempted once plus once per retry of its schedule; the queue allows more receives
+# than that, so that only a worker dying again and again dead-letters it.
+WORK_QUEUE_MAX_RECEIVE_COUNT = 25
 
 
 def build_topology(prefix: str = "snapinfra", bucket: str | None = None) -> Topology:
@@ -110,4 +118,14 @@ def build_topology(prefix: str = "snapinfra", bucket: str | None = None) -> Topo
         queues=queues,
         tables=tables,
         prefixes=dict(S3_PREFIXES),
+        work_queues={
+            "notifier": QueueSpec(
+                service="notifier",
+                name=f"{prefix}-notifier-deliveries",
+                dlq_name=f"{prefix}-notifier-deliveries-dlq",
+                visibility_timeout=VISIBILITY_TIMEOUT["notifier"],
+                max_receive_count=WORK_QUEUE_MAX_RECEIVE_COUNT,
+                subscriptions=(),
+            )
+        },
     )

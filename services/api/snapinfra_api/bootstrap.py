@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from snapinfra_api.adapters.artifacts import ArtifactReader
 from snapinfra_api.adapters.outbox import OutboxRelay
 from snapinfra_api.adapters.repository import JobRepository
+from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
 from snapinfra_api.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
 from snapinfra_api.codegen_jobs import CodeGenJobs
 from snapinfra_api.handlers import build_handlers
+from snapinfra_api.notification_handlers import build_notification_handlers
+from snapinfra_api.notifications import Notifications
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.consumer import Consumer
@@ -29,13 +32,18 @@ class ApiDependencies:
     jobs: CodeGenJobs
     authenticator: Authenticator
     relay: OutboxRelay
+    notifications: Notifications
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _consumer: Consumer | None = None
 
     def start_background(self) -> None:
         """Consume the api's queue (the projection) and relay the outbox, on daemon threads."""
-        consumer = consumer_for(self.clients, self.settings, self.resources, build_handlers(self.repository))
+        handlers = {
+            **build_handlers(self.repository),
+            **build_notification_handlers(self.notifications.read_model),
+        }
+        consumer = consumer_for(self.clients, self.settings, self.resources, handlers)
         self._consumer = consumer
         self._threads = [
             threading.Thread(target=consumer.run, args=(self._stop,), name="projection", daemon=True),
@@ -91,4 +99,10 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
         jobs=CodeGenJobs(repository, publisher, ArtifactReader(clients.s3), relay, settings.presign_expiry_seconds),
         authenticator=build_authenticator(settings),
         relay=relay,
+        notifications=Notifications(
+            SubscriptionReadModel(clients.dynamodb, resources.table),
+            publisher,
+            relay,
+            settings.confirmation_ttl_seconds,
+        ),
     )

@@ -138,7 +138,8 @@ def build_document(app: Flask, *, auth_mode: Literal["dev", "jwt"], title: str =
         if not operation.public:
             errors |= set(COMMON_ERRORS) | ({503} if auth_mode == "jwt" else set())
         errors |= ({403} if operation.admin else set()) | ({409} if idempotent else set())
-        errors |= {413} if operation.body is not None else set()
+        errors |= {400} if operation.query is not None else set()  # public routes validate their input too
+        errors |= {400, 413, 415, 422} if operation.body is not None else set()
         for status in sorted(errors - {int(s) for s in responses}):
             entry = {"description": REASONS.get(status, "Error"), "content": error}
             if status == 429:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
-from snapinfra_shared.settings import WorkerSettings
+from snapinfra_shared.settings import WorkerSettings, comma_separated
 
 
 class ApiSettings(WorkerSettings):
@@ -44,6 +45,15 @@ class ApiSettings(WorkerSettings):
     sse_max_seconds: float = Field(default=300.0, gt=0, description="a stream ends after this long; clients reconnect")
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="a comment line this often keeps proxies open")
     sse_poll_seconds: float = Field(default=0.5, gt=0, description="how often a stream reads the job's status")
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="hosts a webhook may use plain http to (make dev: loopback)"
+    )
+    confirmation_ttl_seconds: int = Field(default=3 * 24 * 3600, ge=60, description="life of a confirmation link")
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return comma_separated(value)
 
     @model_validator(mode="after")
     def _jwt_needs(self) -> ApiSettings:

@@ -1,14 +1,67 @@
-"""`snapinfra-notifier`: the notifier worker."""
+"""`snapinfra-notifier`: the notifier worker. It consumes two queues: its events (subscriptions, the
+users' job events, system alerts) in the main thread, and its delivery attempts beside it."""
 
 from __future__ import annotations
 
-from snapinfra_notifier.bootstrap import build_handlers
+import logging
+import os
+import threading
+import time
+
+from snapinfra_notifier.bootstrap import build_delivery_handler, build_dependencies, build_handlers
 from snapinfra_notifier.settings import NotifierSettings
-from snapinfra_shared.runtime import run_worker
+from snapinfra_shared.consumer import Consumer, ConsumerOptions
+from snapinfra_shared.runtime import (
+    Stopped,
+    consumer_for,
+    dead_letter_announcer,
+    resolve_resources,
+    start_service,
+    stop_on_signals,
+)
 
 
 def main() -> None:
-    run_worker("notifier", NotifierSettings(), lambda _clients, _resources: build_handlers())
+    settings = NotifierSettings()
+    clients = start_service("notifier", settings)
+    stop = stop_on_signals()  # while resources are awaited
+    try:
+        resources = resolve_resources(clients, settings, "notifier", stop)
+    except Stopped:
+        return
+    work = settings.topology().work_queues["notifier"]
+    delivery_url = str(clients.sqs.get_queue_url(QueueName=work.name)["QueueUrl"])
+    delivery_dlq_url = str(clients.sqs.get_queue_url(QueueName=work.dlq_name)["QueueUrl"])
+    deps = build_dependencies(settings, clients, resources, delivery_url)
+    events = consumer_for(clients, settings, resources, build_handlers(deps))
+    deliveries = Consumer(
+        clients.sqs,
+        queue_url=delivery_url,
+        dlq_url=delivery_dlq_url,
+        handle=build_delivery_handler(deps),
+        options=ConsumerOptions(
+            visibility_timeout=work.visibility_timeout,
+            max_receive_count=work.max_receive_count,
+            wait_time_seconds=settings.wait_time_seconds,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
+            shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        ),
+        on_dead_letter=dead_letter_announcer(clients, resources, work.name),
+    )
+    stop = stop_on_signals(events) if not stop.is_set() else stop
+    beside = threading.Thread(target=deliveries.run, args=(stop,), name="deliveries", daemon=True)
+    beside.start()
+    events.run(stop)
+    # The delivery consumer finishes the batch in hand; blocked in a long poll it holds no work.
+    deadline = time.monotonic() + settings.shutdown_grace_seconds
+    while beside.is_alive() and not deliveries.receiving and time.monotonic() < deadline:
+        beside.join(0.05)
+    logging.shutdown()
+    if any(t.name.startswith("handler") and t.is_alive() for t in threading.enumerate()):
+        os._exit(0)
 
 
 if __name__ == "__main__":

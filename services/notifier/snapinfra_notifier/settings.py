@@ -1,7 +1,48 @@
 from __future__ import annotations
 
-from snapinfra_shared.settings import WorkerSettings
+from typing import Annotated
+
+from pydantic import Field, HttpUrl, field_validator
+from pydantic_settings import NoDecode
+
+from snapinfra_shared.settings import WorkerSettings, comma_separated
+from snapinfra_shared.topology import WORK_QUEUE_MAX_RECEIVE_COUNT
+
+DEFAULT_RETRY_SCHEDULE = [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0]
 
 
 class NotifierSettings(WorkerSettings):
-    pass
+    email_sender: str = Field(
+        default="notifications@example.com", description="SES sender address (a verified identity)"
+    )
+    public_base_url: HttpUrl = Field(
+        default=HttpUrl("http://127.0.0.1:5000"), description="the api as users reach it: confirmation and job links"
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    retry_schedule_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        description="wait before each retry of a failed delivery; after the last, the delivery has failed",
+    )
+    disable_after_seconds: float = Field(
+        default=86400.0, ge=0, description="a subscription failing every attempt this long is disabled"
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names, addresses or networks (CIDR) a webhook may reach though private or loopback",
+    )
+    download_link_expiry_seconds: int = Field(default=3 * 24 * 3600, ge=60, le=7 * 24 * 3600)
+    delivery_lease_seconds: int = Field(default=120, ge=10, description="how long one attempt may hold a delivery")
+
+    @field_validator("retry_schedule_seconds", "webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return comma_separated(value)
+
+    @field_validator("retry_schedule_seconds")
+    @classmethod
+    def _schedule(cls, value: list[float]) -> list[float]:
+        if any(seconds < 0 or seconds > 43200 for seconds in value):
+            raise ValueError("each retry waits 0 to 43200 seconds (SQS holds a message invisible up to 12 h)")
+        if len(value) + 1 > WORK_QUEUE_MAX_RECEIVE_COUNT - 5:
+            raise ValueError(f"at most {WORK_QUEUE_MAX_RECEIVE_COUNT - 6} retries")
+        return value

@@ -19,12 +19,13 @@ import click
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS, endpoint_answers, moto_command
 from snapinfra_shared.logs import configure_logging
-from snapinfra_shared.provision import provision
+from snapinfra_shared.provision import provision, verify_email_sender
 from snapinfra_shared.topology import build_topology
 
 log = logging.getLogger("snapinfra.dev")
 
 WORKERS = ("codegen", "deployer", "notifier")
+DEV_EMAIL_SENDER = "notifications@example.com"
 
 
 def _service_env(*, endpoint: str | None, prefix: str, dev_defaults: dict[str, str]) -> dict[str, str]:
@@ -39,7 +40,9 @@ def _service_env(*, endpoint: str | None, prefix: str, dev_defaults: dict[str, s
     return env
 
 
-def _provision_when_up(endpoint: str | None, prefix: str, on_failure: threading.Event) -> None:
+def _provision_when_up(
+    endpoint: str | None, prefix: str, on_failure: threading.Event, email_sender: str | None = None
+) -> None:
     deadline = time.monotonic() + 60
     while endpoint and not endpoint_answers(endpoint):
         if time.monotonic() > deadline:
@@ -49,6 +52,8 @@ def _provision_when_up(endpoint: str | None, prefix: str, on_failure: threading.
         time.sleep(0.2)
     try:
         result = provision(AwsClients(), build_topology(prefix, os.environ.get("SNAPINFRA_BUCKET")))
+        if email_sender:
+            verify_email_sender(AwsClients(), email_sender)
     except Exception:
         log.exception("provisioning failed")
         on_failure.set()
@@ -104,6 +109,11 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
             # glibc gives each thread its own malloc arena; with ten handler threads a worker's
             # memory creeps up for thousands of jobs before it levels. Two arenas keep it flat.
             "MALLOC_ARENA_MAX": "2",
+            # Notifications: webhooks may reach loopback (and use http there); mail comes from a
+            # sender the provisioning verifies; links point at this api.
+            "SNAPINFRA_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
+            "SNAPINFRA_EMAIL_SENDER": DEV_EMAIL_SENDER,
+            "SNAPINFRA_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
         },
     )
     if endpoint:
@@ -115,7 +125,8 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
         manager.add_process(worker, f"exec {exe}/snapinfra-{worker}", env=worker_env)
 
     failed = threading.Event()
-    threading.Thread(target=_provision_when_up, args=(endpoint, prefix, failed), daemon=True).start()
+    sender = env["SNAPINFRA_EMAIL_SENDER"]
+    threading.Thread(target=_provision_when_up, args=(endpoint, prefix, failed, sender), daemon=True).start()
     threading.Thread(target=lambda: failed.wait() and manager.terminate(), daemon=True).start()
     manager.loop()
     sys.exit(1 if failed.is_set() else manager.returncode or 0)

@@ -1,0 +1,190 @@
+"""The notification endpoints against the embedded AWS: validation, the events the api publishes
+for the notifier, confirmation by link, unsubscribing, and the projection of the notifier's events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from snapinfra_api.app import create_app
+from snapinfra_api.bootstrap import build_dependencies
+from snapinfra_api.notification_handlers import build_notification_handlers
+from snapinfra_api.settings import ApiSettings
+from snapinfra_shared.catalog import NotificationAttempted, SubscriptionActivated, SubscriptionDisabled
+from snapinfra_shared.consumer import Delivery, parse_body
+from snapinfra_shared.events import new_event
+from snapinfra_shared.runtime import Dispatcher
+
+
+@pytest.fixture
+def deps(stack):
+    settings = ApiSettings(
+        auth_mode="dev",
+        prefix=stack.prefix,
+        s3_addressing_style="path",
+        startup_timeout_seconds=5,
+        webhook_allowed_hosts=["127.0.0.1"],
+    )
+    return build_dependencies(settings)
+
+
+@pytest.fixture
+def app(deps):
+    return create_app(dependencies=deps)
+
+
+def sent_to_notifier(stack) -> list:
+    return [parse_body(m["Body"]) for m in stack.drain("notifier", wait=0)]
+
+
+def project(deps, event) -> None:
+    Dispatcher(build_notification_handlers(deps.notifications.read_model))(event, Delivery("m", 1, 5))
+
+
+def notifier_event(type_, user, data):
+    return new_event(type_, source="notifier", user_id=user, correlation_id="c", data=data)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/subscribe", {"email": "not-an-address"}, "email"),
+        ("/subscribe/email", {"email": "someone@localhost"}, "email"),
+        ("/subscribe/sms", {"phone": "4155552671"}, "phone"),
+        ("/subscribe/sms", {"phone": "+1 415 555 2671"}, "phone"),
+        ("/subscribe/sms", {"phone": "+1555"}, "phone"),
+        ("/subscribe/webhook", {"url": "ftp://example.com/x"}, "url"),
+        ("/subscribe/webhook", {"url": "http://example.com/hook"}, "url"),
+        ("/subscribe/email", {"email": "a@example.com", "eventTypes": ["codegen.exploded"]}, "eventTypes"),
+        ("/subscribe/email", {"email": "a@example.com", "statuses": ["melted"]}, "statuses"),
+        ("/subscribe/email", {"email": "a@example.com", "projectId": "../x"}, "projectId"),
+        ("/subscribe/email", {"email": "a@example.com", "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(alice, path, body, field):
+    response = alice.post(f"/api/notifications{path}", json=body)
+    assert response.status_code == 422, response.json
+    assert field in [f["field"] for f in response.json["error"]["fields"]]
+
+
+def test_only_admins_may_ask_for_system_alerts(client, alice):
+    refused = alice.post("/api/notifications/subscribe/email", json={"email": "a@example.com", "admin": True})
+    assert refused.status_code == 403 and refused.json["error"]["fields"][0]["field"] == "admin"
+    accepted = client.post(
+        "/api/notifications/subscribe/email",
+        json={"email": "ops@example.com", "admin": True},
+        headers={"x-dev-user-id": "admin"},
+    )
+    assert accepted.status_code == 201 and accepted.json["admin"] is True
+
+
+def test_a_webhook_subscription_shows_its_secret_once_and_hands_it_to_the_notifier(stack, alice):
+    response = alice.post(
+        "/api/notifications/subscribe/webhook",
+        json={"url": "https://hooks.example.com/snapinfra", "eventTypes": ["deployment.*"], "projectId": "shop"},
+    )
+    assert response.status_code == 201, response.json
+    sub = response.json
+    assert sub["secret"].startswith("whsec_") and sub["status"] == "active" and sub["channel"] == "webhook"
+    assert (sub["eventTypes"], sub["statuses"], sub["projectId"]) == (["deployment.*"], [], "shop")
+    (event,) = sent_to_notifier(stack)
+    assert event.type == "SubscriptionRequested" and event.user_id == "alice"
+    assert event.data["signing_secret"] == sub["secret"] and event.data["subscription_id"] == sub["id"]
+    listed = alice.get("/api/notifications/subscriptions").json
+    assert [s["id"] for s in listed["items"]] == [sub["id"]] and "secret" not in listed["items"][0]
+    local = alice.post("/api/notifications/subscribe/webhook", json={"url": "http://127.0.0.1:9/hook"})
+    assert local.status_code == 201  # plain http to an allow-listed host
+
+
+def test_an_email_subscription_is_confirmed_through_its_link(stack, client, alice, deps):
+    created = alice.post("/api/notifications/subscribe", json={"email": "your-email@example.com"})
+    assert created.status_code == 201 and created.json["status"] == "pending_confirmation"
+    assert "secret" not in created.json
+    (requested,) = sent_to_notifier(stack)
+    token = requested.data["confirmation_token"]
+    assert client.get("/api/notifications/confirm?token=" + "x" * 43).status_code == 404
+    confirmed = client.get(f"/api/notifications/confirm?token={token}")  # no credentials: the token is one
+    assert confirmed.status_code == 200 and confirmed.json == {
+        "subscriptionId": created.json["id"],
+        "status": "confirmed",
+    }
+    (event,) = sent_to_notifier(stack)
+    assert event.type == "SubscriptionConfirmed" and event.user_id == "alice"
+    assert client.get(f"/api/notifications/confirm?token={token}").status_code == 200  # a second click
+    assert sent_to_notifier(stack) == []
+    project(
+        deps,
+        notifier_event(
+            "SubscriptionActivated",
+            "alice",
+            SubscriptionActivated(subscription_id=created.json["id"], activated_at=datetime.now(UTC)),
+        ),
+    )
+    assert alice.get("/api/notifications/subscriptions").json["items"][0]["status"] == "active"
+
+
+def test_unsubscribe_is_scoped_to_the_owner(stack, alice, bob):
+    sub = alice.post("/api/notifications/subscribe/sms", json={"phone": "+14155552671"}).json
+    sent_to_notifier(stack)
+    assert bob.delete(f"/api/notifications/unsubscribe?id={sub['id']}").status_code == 404
+    assert alice.delete(f"/api/notifications/unsubscribe?id={sub['id']}").status_code == 204
+    (event,) = sent_to_notifier(stack)
+    assert event.type == "SubscriptionCancelled" and event.data == {"subscription_id": sub["id"]}
+    assert alice.get("/api/notifications/subscriptions").json["items"] == []
+    assert alice.delete(f"/api/notifications/unsubscribe?id={sub['id']}").status_code == 404
+
+
+def test_delivery_attempts_and_disabling_are_projected_for_their_owner_only(alice, bob, deps):
+    sub = alice.post("/api/notifications/subscribe/webhook", json={"url": "https://h.example.com/"}).json
+    other = alice.post("/api/notifications/subscribe/webhook", json={"url": "https://i.example.com/"}).json
+    for attempt, outcome in ((1, "retrying"), (2, "failed")):
+        event = notifier_event(
+            "NotificationAttempted",
+            "alice",
+            NotificationAttempted(
+                delivery_id=str(uuid.uuid4()),
+                notification_id="n1",
+                subscription_id=sub["id"],
+                event_id=str(uuid.uuid4()),
+                event_type="codegen.completed",
+                channel="webhook",
+                attempt=attempt,
+                outcome=outcome,
+                http_status=500,
+                latency_ms=12,
+                error="the receiver answered 500",
+                at=datetime.now(UTC),
+            ),
+        )
+        project(deps, event)
+        project(deps, event)  # a redelivery changes nothing
+    listed = alice.get(f"/api/notifications/deliveries?subscriptionId={sub['id']}").json
+    assert [(d["attempt"], d["outcome"], d["httpStatus"]) for d in listed["items"]] == [
+        (2, "failed", 500),
+        (1, "retrying", 500),
+    ]
+    assert alice.get(f"/api/notifications/deliveries?subscriptionId={other['id']}").json["items"] == []
+    first = alice.get("/api/notifications/deliveries?limit=1").json
+    second = alice.get(f"/api/notifications/deliveries?limit=1&cursor={first['nextCursor']}").json
+    assert [d["attempt"] for d in first["items"] + second["items"]] == [2, 1]
+    assert bob.get("/api/notifications/deliveries").json["items"] == []
+    project(
+        deps,
+        notifier_event(
+            "SubscriptionDisabled",
+            "alice",
+            SubscriptionDisabled(subscription_id=sub["id"], reason="failing", disabled_at=datetime.now(UTC)),
+        ),
+    )
+    project(
+        deps,
+        notifier_event(
+            "SubscriptionActivated",
+            "alice",
+            SubscriptionActivated(subscription_id=sub["id"], activated_at=datetime.now(UTC)),
+        ),
+    )  # late: never undoes the disabling
+    statuses = {s["id"]: s["status"] for s in alice.get("/api/notifications/subscriptions").json["items"]}
+    assert statuses == {sub["id"]: "disabled", other["id"]: "active"}

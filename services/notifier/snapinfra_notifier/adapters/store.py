@@ -1,0 +1,314 @@
+"""The notifier's own table: subscriptions (with their secrets), notifications (one per event and
+subscription, the record of its attempts), and what it learned of deployments (their project).
+
+Keys:
+- subscription: `pk=USER#<user>`, `sk=SUB#<id>`; an admin's also `gsi1pk=ADMIN` (the sparse index of
+  those who receive system alerts).
+- notification: `pk=NOTIF#<id>`, `sk=NOTIF`, where the id is derived from the event and the subscription,
+  so the conditional put that creates it is what makes a notification happen once.
+- deployment: `pk=USER#<user>`, `sk=DEPLOYMENT#<id>` with its project id.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from snapinfra_shared.catalog import Channel
+
+SubscriptionStatus = Literal["pending_confirmation", "active", "disabled", "cancelled"]
+NotificationState = Literal["pending", "succeeded", "failed", "refused"]
+NOTIFICATION_RETENTION_SECONDS = 30 * 24 * 3600
+TOMBSTONE_RETENTION_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    user_id: str
+    channel: Channel
+    target: str
+    status: SubscriptionStatus
+    event_types: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    project_id: str | None = None
+    admin: bool = False
+    signing_secret: str | None = None
+    confirmation_sent: bool = False
+    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    user_id: str
+    subscription_id: str
+    subscription_user_id: str
+    event_json: str
+    kind: str
+    state: NotificationState
+    attempts: int
+    next_at: float
+    lease_until: float
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _sub_key(user_id: str, subscription_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": f"SUB#{subscription_id}"}}
+
+
+def _notif_key(notification_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"NOTIF#{notification_id}"}, "sk": {"S": "NOTIF"}}
+
+
+def _subscription(item: dict[str, Any]) -> Subscription:
+    def text(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    return Subscription(
+        id=item["sk"]["S"].removeprefix("SUB#"),
+        user_id=item["pk"]["S"].removeprefix("USER#"),
+        channel=item["channel"]["S"] if "channel" in item else "email",
+        target=text("target") or "",
+        status=item["status"]["S"],
+        event_types=[v["S"] for v in item.get("event_types", {}).get("L", [])],
+        statuses=[v["S"] for v in item.get("statuses", {}).get("L", [])],
+        project_id=text("project_id"),
+        admin=bool(item.get("admin", {}).get("BOOL", False)),
+        signing_secret=text("signing_secret"),
+        confirmation_sent=bool(item.get("confirmation_sent", {}).get("BOOL", False)),
+        failing_since=float(item["failing_since"]["N"]) if "failing_since" in item else None,
+    )
+
+
+def _notification(item: dict[str, Any]) -> Notification:
+    return Notification(
+        id=item["pk"]["S"].removeprefix("NOTIF#"),
+        user_id=item["user_id"]["S"],
+        subscription_id=item["subscription_id"]["S"],
+        subscription_user_id=item["subscription_user_id"]["S"],
+        event_json=item["event"]["S"],
+        kind=item["kind"]["S"],
+        state=item["state"]["S"],
+        attempts=int(item["attempts"]["N"]),
+        next_at=float(item["next_at"]["N"]),
+        lease_until=float(item.get("lease_until", {}).get("N", "0")),
+    )
+
+
+class NotifierStore:
+    def __init__(self, dynamodb: Any, table: str, clock: Any = time.time):
+        self._ddb = dynamodb
+        self.table = table
+        self._clock = clock
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def add_subscription(self, sub: Subscription) -> bool:
+        """False when it is already there (a redelivery) or was cancelled before it arrived."""
+        item: dict[str, Any] = {
+            **_sub_key(sub.user_id, sub.id),
+            "channel": {"S": sub.channel},
+            "target": {"S": sub.target},
+            "status": {"S": sub.status},
+            "event_types": {"L": [{"S": v} for v in sub.event_types]},
+            "statuses": {"L": [{"S": v} for v in sub.statuses]},
+            "admin": {"BOOL": sub.admin},
+            "confirmation_sent": {"BOOL": False},
+        }
+        if sub.project_id:
+            item["project_id"] = {"S": sub.project_id}
+        if sub.signing_secret:
+            item["signing_secret"] = {"S": sub.signing_secret}
+        if sub.admin:
+            item |= {"gsi1pk": {"S": "ADMIN"}, "gsi1sk": {"S": f"SUB#{sub.id}"}}
+        try:
+            self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+
+    def get_subscription(self, user_id: str, subscription_id: str) -> Subscription | None:
+        item = self._ddb.get_item(
+            TableName=self.table, Key=_sub_key(user_id, subscription_id), ConsistentRead=True
+        ).get("Item")
+        return _subscription(item) if item else None
+
+    def mark_confirmation_sent(self, user_id: str, subscription_id: str) -> None:
+        self._ddb.update_item(
+            TableName=self.table,
+            Key=_sub_key(user_id, subscription_id),
+            UpdateExpression="SET confirmation_sent = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+
+    def move_subscription(
+        self, user_id: str, subscription_id: str, to: SubscriptionStatus, *, when: tuple[SubscriptionStatus, ...]
+    ) -> bool:
+        """Set the status, only from one of `when`; False when it was not in one of them (or is missing)."""
+        values = {f":from{i}": {"S": s} for i, s in enumerate(when)}
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=_sub_key(user_id, subscription_id),
+                UpdateExpression="SET #status = :to",
+                ConditionExpression=f"attribute_exists(pk) AND #status IN ({', '.join(values)})",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":to": {"S": to}, **values},
+            )
+            return True
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+
+    def cancel_subscription(self, user_id: str, subscription_id: str) -> None:
+        """A tombstone, written whether or not the subscription arrived yet, so a late request stays cancelled."""
+        self._ddb.update_item(
+            TableName=self.table,
+            Key=_sub_key(user_id, subscription_id),
+            UpdateExpression="SET #status = :cancelled, expires_at = :expires REMOVE signing_secret, gsi1pk, gsi1sk",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":cancelled": {"S": "cancelled"},
+                ":expires": {"N": str(int(self._clock()) + TOMBSTONE_RETENTION_SECONDS)},
+            },
+        )
+
+    def subscriptions_of(self, user_id: str) -> list[Subscription]:
+        return self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "SUB#"}},
+        )
+
+    def admin_subscriptions(self) -> list[Subscription]:
+        return self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :admin",
+            ExpressionAttributeValues={":admin": {"S": "ADMIN"}},
+        )
+
+    def _query(self, **query: Any) -> list[Subscription]:
+        found: list[Subscription] = []
+        paginator = self._ddb.get_paginator("query")
+        for page in paginator.paginate(TableName=self.table, **query):
+            found += [_subscription(item) for item in page.get("Items", [])]
+        return found
+
+    def record_failure(self, user_id: str, subscription_id: str, now: float) -> float:
+        """Note a failed attempt; returns since when the subscription has failed without a success."""
+        response = self._ddb.update_item(
+            TableName=self.table,
+            Key=_sub_key(user_id, subscription_id),
+            UpdateExpression="SET failing_since = if_not_exists(failing_since, :now)",
+            ExpressionAttributeValues={":now": {"N": repr(now)}},
+            ReturnValues="ALL_NEW",
+        )
+        return float(response["Attributes"]["failing_since"]["N"])
+
+    def record_success(self, user_id: str, subscription_id: str) -> None:
+        self._ddb.update_item(
+            TableName=self.table, Key=_sub_key(user_id, subscription_id), UpdateExpression="REMOVE failing_since"
+        )
+
+    # -- deployments: which project each belongs to (only DeploymentRequested says) -----------
+
+    def remember_deployment(self, user_id: str, deployment_id: str, project_id: str) -> None:
+        self._ddb.put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": f"USER#{user_id}"},
+                "sk": {"S": f"DEPLOYMENT#{deployment_id}"},
+                "project_id": {"S": project_id},
+            },
+        )
+
+    def deployment_project(self, user_id: str, deployment_id: str) -> str | None:
+        item = self._ddb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"USER#{user_id}"}, "sk": {"S": f"DEPLOYMENT#{deployment_id}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item["project_id"]["S"] if item else None
+
+    # -- notifications ------------------------------------------------------------------------
+
+    def create_notification(self, notification: Notification) -> bool:
+        """The one write that makes a notification happen once: False when it exists already."""
+        try:
+            self._ddb.put_item(
+                TableName=self.table,
+                Item={
+                    **_notif_key(notification.id),
+                    "user_id": {"S": notification.user_id},
+                    "subscription_id": {"S": notification.subscription_id},
+                    "subscription_user_id": {"S": notification.subscription_user_id},
+                    "event": {"S": notification.event_json},
+                    "kind": {"S": notification.kind},
+                    "state": {"S": notification.state},
+                    "attempts": {"N": "0"},
+                    "next_at": {"N": repr(notification.next_at)},
+                    "expires_at": {"N": str(int(self._clock()) + NOTIFICATION_RETENTION_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return True
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+
+    def get_notification(self, notification_id: str) -> Notification | None:
+        item = self._ddb.get_item(TableName=self.table, Key=_notif_key(notification_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return _notification(item) if item else None
+
+    def claim_attempt(self, notification: Notification, now: float, lease_seconds: int) -> bool:
+        """Take the next attempt of a pending notification; False if another worker has it or it moved on."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=_notif_key(notification.id),
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression=(
+                    "#state = :pending AND attempts = :attempts AND "
+                    "(attribute_not_exists(lease_until) OR lease_until < :now)"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": "pending"},
+                    ":attempts": {"N": str(notification.attempts)},
+                    ":now": {"N": repr(now)},
+                    ":until": {"N": repr(now + lease_seconds)},
+                },
+            )
+            return True
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+
+    def settle_attempt(self, notification: Notification, state: NotificationState, next_at: float) -> None:
+        """Record the attempt this worker claimed: the count moves on, the lease goes."""
+        self._ddb.update_item(
+            TableName=self.table,
+            Key=_notif_key(notification.id),
+            UpdateExpression="SET #state = :state, attempts = :next, next_at = :at REMOVE lease_until",
+            ConditionExpression="attempts = :attempts",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":state": {"S": state},
+                ":next": {"N": str(notification.attempts + 1)},
+                ":attempts": {"N": str(notification.attempts)},
+                ":at": {"N": repr(next_at)},
+            },
+        )
