@@ -18,9 +18,9 @@ def render(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        (fn, arg), = value.items()
+        ((fn, arg),) = value.items()
         if fn == "Ref":
-            return "${" + arg + "}"
+            return "${" + str(arg) + "}"
         if fn == "Fn::GetAtt":
             return "${" + ".".join(arg) + "}"
         if fn == "Fn::Join":

@@ -24,7 +24,11 @@ STOP_TIMEOUT_SECONDS = 30  # ECS's SIGTERM-to-SIGKILL window; the services' shut
 
 def health_check_command(service: Service) -> list[str]:
     """The same probe as the Dockerfile's HEALTHCHECK (ECS does not read the image's)."""
-    url = f"http://127.0.0.1:{API_PORT}/healthz" if service == "api" else f"http://127.0.0.1:{WORKER_METRICS_PORT}/metrics"
+    url = (
+        f"http://127.0.0.1:{API_PORT}/healthz"
+        if service == "api"
+        else f"http://127.0.0.1:{WORKER_METRICS_PORT}/metrics"
+    )
     return ["CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"]
 
 
@@ -51,9 +55,7 @@ class Network(Construct):
                 ),
             ],
         )
-        flow_logs = logs.LogGroup(
-            self, "FlowLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        flow_logs = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
         self.cluster = ecs.Cluster(
             self,
@@ -87,9 +89,7 @@ class FargateServiceUnit(Construct):
         super().__init__(scope, construct_id)
         cpu, memory = TASK_SIZE[service]
         self.service_name = service
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "Task",

@@ -86,7 +86,11 @@ class InfraConfig:
         ):
             if get(key) is not None:
                 options[field] = str(get(key))
-        for key, field in (("natGateways", "nat_gateways"), ("maxTasks", "max_tasks"), ("logRetentionDays", "log_retention_days")):
+        for key, field in (
+            ("natGateways", "nat_gateways"),
+            ("maxTasks", "max_tasks"),
+            ("logRetentionDays", "log_retention_days"),
+        ):
             if get(key) is not None:
                 options[field] = int(get(key))
         if get("jwtAudience") is not None:

@@ -26,7 +26,9 @@ ACCESS_LOG_FORMAT = (
 class Identity(Construct):
     """Who may call the api: a Cognito user pool and app client, unless an external issuer is given."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, issuer: str | None, audience: tuple[str, ...]) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, prefix: str, issuer: str | None, audience: tuple[str, ...]
+    ) -> None:
         super().__init__(scope, construct_id)
         self.user_pool: cognito.UserPool | None = None
         self.client: cognito.UserPoolClient | None = None
@@ -40,7 +42,11 @@ class Identity(Construct):
                 self_sign_up_enabled=False,
                 sign_in_aliases=cognito.SignInAliases(email=True),
                 password_policy=cognito.PasswordPolicy(
-                    min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+                    min_length=12,
+                    require_digits=True,
+                    require_lowercase=True,
+                    require_uppercase=True,
+                    require_symbols=True,
                 ),
                 mfa=cognito.Mfa.REQUIRED,
                 mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
@@ -88,7 +94,11 @@ class PublicApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         link_group = ec2.SecurityGroup(
-            self, "VpcLinkSecurityGroup", vpc=network.vpc, description="API Gateway VPC link to the api", allow_all_outbound=False
+            self,
+            "VpcLinkSecurityGroup",
+            vpc=network.vpc,
+            description="API Gateway VPC link to the api",
+            allow_all_outbound=False,
         )
         link_group.add_egress_rule(api.security_group, ec2.Port.tcp(API_PORT), "to the api's tasks")
         api.security_group.add_ingress_rule(link_group, ec2.Port.tcp(API_PORT), "from the API Gateway VPC link")
@@ -102,7 +112,10 @@ class PublicApi(Construct):
         cloud_map_service = api.service.cloud_map_service
         assert cloud_map_service is not None, "the api registers in Cloud Map"
         authorizer = authorizers.HttpJwtAuthorizer(
-            "Jwt", jwt_issuer=identity.issuer, jwt_audience=identity.audience, identity_source=["$request.header.Authorization"]
+            "Jwt",
+            jwt_issuer=identity.issuer,
+            jwt_audience=identity.audience,
+            identity_source=["$request.header.Authorization"],
         )
         self.http_api = apigwv2.HttpApi(
             self,
@@ -114,7 +127,9 @@ class PublicApi(Construct):
             ),
             default_authorizer=authorizer,
         )
-        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
         stage = self.http_api.default_stage
         assert stage is not None
         cfn_stage = stage.node.default_child

@@ -74,7 +74,8 @@ class Monitoring(Construct):
                 f"{service}-failed-deliveries",
                 topic.metric_number_of_notifications_failed(period=five_minutes, statistic="Sum"),
                 threshold=FAILED_DELIVERIES_THRESHOLD,
-                description=f"More than {FAILED_DELIVERIES_THRESHOLD} deliveries from the {service} topic failed in 5 minutes.",
+                description=f"More than {FAILED_DELIVERIES_THRESHOLD} deliveries from the {service} topic failed "
+                "in 5 minutes.",
             )
         bucket_size = cloudwatch.MathExpression(
             expression=" + ".join(f"FILL(s{i}, 0)" for i in range(len(STORAGE_TYPES))),
@@ -113,7 +114,9 @@ class Monitoring(Construct):
         )
         self.dashboard = self._dashboard(prefix, messaging, bucket_size, http_api, error_rate, services)
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, *, threshold: float, description: str) -> None:
+    def _alarm(
+        self, name: str, metric: cloudwatch.Metric | cloudwatch.MathExpression, *, threshold: float, description: str
+    ) -> None:
         alarm = metric.create_alarm(
             self,
             name,
@@ -147,9 +150,11 @@ class Monitoring(Construct):
                 right=[error_rate],
                 width=12,
             ),
-            cloudwatch.GraphWidget(title="api: latency (p50, p99)", left=[
-                http_api.metric_latency(statistic="p50"), http_api.metric_latency(statistic="p99")
-            ], width=12),
+            cloudwatch.GraphWidget(
+                title="api: latency (p50, p99)",
+                left=[http_api.metric_latency(statistic="p50"), http_api.metric_latency(statistic="p99")],
+                width=12,
+            ),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -171,8 +176,12 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Events published / failed deliveries",
-                left=[t.metric_number_of_messages_published(label=f"{s} published") for s, t in messaging.topics.items()],
-                right=[t.metric_number_of_notifications_failed(label=f"{s} failed") for s, t in messaging.topics.items()],
+                left=[
+                    t.metric_number_of_messages_published(label=f"{s} published") for s, t in messaging.topics.items()
+                ],
+                right=[
+                    t.metric_number_of_notifications_failed(label=f"{s} failed") for s, t in messaging.topics.items()
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(title="Bucket size (bytes)", left=[bucket_size], width=12),

@@ -117,7 +117,10 @@ class DeploymentExecutionRole(Construct):
                     id="AwsSolutions-IAM5",
                     reason="A deployment's tables are named '<its stack name>-<entity>' and its stack "
                     "'<prefix>-<environment>-<deployment id>': the wildcard is the deployment id, unknown until then.",
-                    applies_to=[f"Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{n}" for n in deployment_stack_names(prefix)],
+                    applies_to=[
+                        f"Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{n}"
+                        for n in deployment_stack_names(prefix)
+                    ],
                 )
             ],
             apply_to_children=True,
@@ -156,7 +159,9 @@ class TaskRole(Construct):
         statements = [
             iam.PolicyStatement(sid="OwnTable", actions=list(TABLE_ACTIONS), resources=table_resources),
             iam.PolicyStatement(
-                sid="OwnPrefixObjects", actions=list(OBJECT_ACTIONS), resources=[bucket.arn_for_objects(f"{own_prefix}*")]
+                sid="OwnPrefixObjects",
+                actions=list(OBJECT_ACTIONS),
+                resources=[bucket.arn_for_objects(f"{own_prefix}*")],
             ),
             iam.PolicyStatement(
                 sid="OwnPrefixListing",
@@ -181,7 +186,9 @@ class TaskRole(Construct):
                     sid="OwnQueue", actions=list(QUEUE_ACTIONS), resources=[shared.messaging.queues[service].queue_arn]
                 ),
                 iam.PolicyStatement(
-                    sid="OwnDeadLetterQueue", actions=list(DLQ_ACTIONS), resources=[shared.messaging.dlqs[service].queue_arn]
+                    sid="OwnDeadLetterQueue",
+                    actions=list(DLQ_ACTIONS),
+                    resources=[shared.messaging.dlqs[service].queue_arn],
                 ),
             ]
         if service in shared.messaging.topics:
@@ -222,7 +229,8 @@ class TaskRole(Construct):
             reasons.append(
                 "Deployer: stacks are named '<prefix>-<environment>-<deployment id>' (the id is the wildcard, "
                 "the stack id suffix is CloudFormation's); the roles it may assume in target accounts are "
-                "the ones a user names, restricted to the deployTargetRoleName pattern and to calls with an external id."
+                "the ones a user names, restricted to the deployTargetRoleName pattern and to calls with an "
+                "external id."
             )
         if service == "notifier":
             statements += self._notifier(shared)
@@ -274,12 +282,12 @@ class TaskRole(Construct):
         others.append(shared.messaging.operations.topic_arn)
         statements = [
             iam.PolicyStatement(sid="SmsToPhoneNumbers", actions=["sns:Publish"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="NoOtherTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=others
-            ),
+            iam.PolicyStatement(sid="NoOtherTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=others),
         ]
         if config.email_sender and config.sender_identity:
-            identity = Stack.of(self).format_arn(service="ses", resource="identity", resource_name=config.sender_identity)
+            identity = Stack.of(self).format_arn(
+                service="ses", resource="identity", resource_name=config.sender_identity
+            )
             statements.append(
                 iam.PolicyStatement(
                     sid="EmailFromSender",

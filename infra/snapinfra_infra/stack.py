@@ -52,8 +52,12 @@ class SnapinfraStack(Stack):
         shared = Shared(
             topology=self.topology, config=config, messaging=self.messaging, storage=self.storage, data=self.data
         )
-        self.network = Network(self, "Network", prefix=config.prefix, nat_gateways=config.nat_gateways, log_retention=retention)
-        self.identity = Identity(self, "Identity", prefix=config.prefix, issuer=config.jwt_issuer, audience=config.jwt_audience)
+        self.network = Network(
+            self, "Network", prefix=config.prefix, nat_gateways=config.nat_gateways, log_retention=retention
+        )
+        self.identity = Identity(
+            self, "Identity", prefix=config.prefix, issuer=config.jwt_issuer, audience=config.jwt_audience
+        )
         self.deployment_role = DeploymentExecutionRole(self, "DeploymentExecution", prefix=config.prefix)
 
         self.task_roles: dict[Service, TaskRole] = {}
@@ -134,7 +138,9 @@ class SnapinfraStack(Stack):
                 continue
             self._backlog_policy(service, scaling, queue_name=queue.queue_name, service_name=unit.service.service_name)
 
-    def _backlog_policy(self, service: Service, scaling: ecs.ScalableTaskCount, *, queue_name: str, service_name: str) -> None:
+    def _backlog_policy(
+        self, service: Service, scaling: ecs.ScalableTaskCount, *, queue_name: str, service_name: str
+    ) -> None:
         """Target tracking on metric math (visible messages / running tasks), AWS's recipe for queue
         workers; the L2 construct takes only a single metric, so this is the CloudFormation resource."""
         target = scaling.node.find_child("Target")
@@ -182,7 +188,12 @@ class SnapinfraStack(Stack):
                             ),
                             return_data=False,
                         ),
-                        query(id="backlog_per_task", expression="visible / tasks", label=f"{service} backlog per task", return_data=True),
+                        query(
+                            id="backlog_per_task",
+                            expression="visible / tasks",
+                            label=f"{service} backlog per task",
+                            return_data=True,
+                        ),
                     ]
                 ),
             ),
@@ -194,7 +205,9 @@ class SnapinfraStack(Stack):
         for service, queue in self.messaging.queues.items():
             CfnOutput(self, f"{_pascal(service)}QueueUrl", value=queue.queue_url, description=f"the {service} queue")
             CfnOutput(
-                self, f"{_pascal(service)}DeadLetterQueueUrl", value=self.messaging.dlqs[service].queue_url,
+                self,
+                f"{_pascal(service)}DeadLetterQueueUrl",
+                value=self.messaging.dlqs[service].queue_url,
                 description=f"the {service} queue's DLQ",
             )
         for service, topic in self.messaging.topics.items():

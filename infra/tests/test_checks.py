@@ -14,7 +14,10 @@ def test_cfn_lint_passes_on_every_template(synthesized: Any) -> None:
     templates = sorted(synthesized.directory.glob("*.template.json"))
     assert templates
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), *map(str, templates)], capture_output=True, text=True, check=False
+        [str(Path(sys.executable).parent / "cfn-lint"), *map(str, templates)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -4,8 +4,8 @@ topology and each service's settings; the Dockerfiles read statically; the ECS t
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -98,7 +98,9 @@ def test_compose_agrees_with_the_topology(compose: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_compose_sets_every_required_setting(compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_sets_every_required_setting(
+    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {k: interpolate(str(v)) for k, v in compose["services"][service]["environment"].items()}
     settings = settings_from(env, service, monkeypatch)
     assert settings.topology().bucket == env["SNAPINFRA_BUCKET"]
@@ -109,11 +111,14 @@ def test_compose_sets_every_required_setting(compose: dict[str, Any], service: s
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_each_ecs_task_sets_every_required_setting(synthesized: Any, service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_ecs_task_sets_every_required_setting(
+    synthesized: Any, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from snapinfra_infra.cfn import render
 
     (task,) = [
-        t for t in synthesized.of_type("AWS::ECS::TaskDefinition").values()
+        t
+        for t in synthesized.of_type("AWS::ECS::TaskDefinition").values()
         if t["Properties"]["ContainerDefinitions"][0]["Name"] == service
     ]
     env = {e["Name"]: render(e["Value"]) for e in task["Properties"]["ContainerDefinitions"][0]["Environment"]}
@@ -169,7 +174,10 @@ def test_each_image_installs_only_its_own_package_and_shared(service: str) -> No
         pytest.skip("uv is not on PATH: cannot export the lock file as the Dockerfile does")
     requirements = subprocess.run(
         [uv, "export", "--frozen", "--no-hashes", *flags],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     names = {line.split("==")[0] for line in requirements.splitlines() if "==" in line}
     assert {"boto3", "pydantic"} <= names

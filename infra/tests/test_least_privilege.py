@@ -68,9 +68,17 @@ class Ownership:
                     }
                 return False
             if kind == "AWS::KMS::Key":  # the topics' key: only to publish, only through SNS
-                return actions <= PUBLISH_KEY_ACTIONS and "kms:ViaService" in str(conditions) and service in self.topology.topics
+                return (
+                    actions <= PUBLISH_KEY_ACTIONS
+                    and "kms:ViaService" in str(conditions)
+                    and service in self.topology.topics
+                )
             if kind == "AWS::IAM::Role":
-                return service == "deployer" and actions == {"iam:PassRole"} and "cloudformation.amazonaws.com" in str(conditions)
+                return (
+                    service == "deployer"
+                    and actions == {"iam:PassRole"}
+                    and "cloudformation.amazonaws.com" in str(conditions)
+                )
             if rest not in ("", "/index/*"):
                 return False
             return self.owner.get((kind, name)) == service
@@ -81,13 +89,19 @@ class Ownership:
             text,
         ):
             return all(a.startswith("cloudformation:") and "Update" not in a for a in actions)
-        if service == "deployer" and re.fullmatch(r"arn:\$\{AWS::Partition\}:iam::\*:role/[A-Za-z0-9+=,.@_-]+\*?", text):
+        if service == "deployer" and re.fullmatch(
+            r"arn:\$\{AWS::Partition\}:iam::\*:role/[A-Za-z0-9+=,.@_-]+\*?", text
+        ):
             return actions == {"sts:AssumeRole"} and conditions == {"Null": {"sts:ExternalId": "false"}}
         if service == "notifier" and re.fullmatch(
             r"arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:identity/[a-z0-9.@-]+", text
         ):
-            return actions <= {"ses:SendEmail", "ses:SendRawEmail"} and "ses:FromAddress" in conditions.get("StringEquals", {})
-        if service == "codegen" and re.fullmatch(r"arn:\$\{AWS::Partition\}:bedrock:\$\{AWS::Region\}::foundation-model/[\w.:-]+", text):
+            return actions <= {"ses:SendEmail", "ses:SendRawEmail"} and "ses:FromAddress" in conditions.get(
+                "StringEquals", {}
+            )
+        if service == "codegen" and re.fullmatch(
+            r"arn:\$\{AWS::Partition\}:bedrock:\$\{AWS::Region\}::foundation-model/[\w.:-]+", text
+        ):
             return actions == {"bedrock:InvokeModel"}
         return False
 
@@ -173,15 +187,21 @@ def test_the_deployer_passes_only_the_cloudformation_execution_role(synthesized:
         ("api", {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:${AWS::Partition}:iam::*:role/x"}),
     ],
 )
-def test_the_check_refuses_a_grant_on_another_services_resource(synthesized: Any, service: str, statement: dict[str, Any]) -> None:
+def test_the_check_refuses_a_grant_on_another_services_resource(
+    synthesized: Any, service: str, statement: dict[str, Any]
+) -> None:
     topo, t = synthesized.topology, synthesized.template
 
     def logical(kind: str, name: str) -> str:
         return next(k for k, v in t["Resources"].items() if v["Type"] == kind and name in v["Properties"].values())
 
     text = statement["Resource"]
-    text = re.sub(r"\$\{TABLE:(\w+)\}", lambda m: "${" + logical("AWS::DynamoDB::Table", topo.tables[m[1]].name) + ".Arn}", text)
-    text = re.sub(r"\$\{QUEUE:(\w+)\}", lambda m: "${" + logical("AWS::SQS::Queue", topo.queues[m[1]].name) + ".Arn}", text)
+    text = re.sub(
+        r"\$\{TABLE:(\w+)\}", lambda m: "${" + logical("AWS::DynamoDB::Table", topo.tables[m[1]].name) + ".Arn}", text
+    )
+    text = re.sub(
+        r"\$\{QUEUE:(\w+)\}", lambda m: "${" + logical("AWS::SQS::Queue", topo.queues[m[1]].name) + ".Arn}", text
+    )
     text = re.sub(r"\$\{TOPIC:(\w+)\}", lambda m: "${" + logical("AWS::SNS::Topic", topo.topics[m[1]]) + "}", text)
     text = text.replace("${BUCKET}", "${" + logical("AWS::S3::Bucket", topo.bucket) + ".Arn}")
     assert Ownership(synthesized).violations(service, {**statement, "Resource": text})

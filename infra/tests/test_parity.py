@@ -68,16 +68,27 @@ def test_queues_agree(synthesized: Any, provisioned: AwsClients) -> None:
 def test_topics_and_subscriptions_agree(synthesized: Any, provisioned: AwsClients) -> None:
     t, prefix = synthesized.template, synthesized.topology.prefix
     operations = f"{prefix}-operations"  # the alarms' topic: monitoring exists only on AWS
-    deployed_topics = {v["Properties"]["TopicName"] for v in synthesized.of_type("AWS::SNS::Topic").values()} - {operations}
+    deployed_topics = {v["Properties"]["TopicName"] for v in synthesized.of_type("AWS::SNS::Topic").values()} - {
+        operations
+    }
     sns = provisioned.sns
-    arns = [x["TopicArn"] for x in sns.list_topics()["Topics"] if x["TopicArn"].rsplit(":", 1)[-1].startswith(f"{prefix}-")]
+    arns = [
+        x["TopicArn"] for x in sns.list_topics()["Topics"] if x["TopicArn"].rsplit(":", 1)[-1].startswith(f"{prefix}-")
+    ]
     assert deployed_topics == {arn.rsplit(":", 1)[-1] for arn in arns}
 
     deployed = set()
     for sub in synthesized.of_type("AWS::SNS::Subscription").values():
         p = sub["Properties"]
         if p["Protocol"] == "sqs":
-            deployed.add((_name(t, p["TopicArn"]), _name(t, p["Endpoint"]), json.dumps(p["FilterPolicy"], sort_keys=True), p["RawMessageDelivery"]))
+            deployed.add(
+                (
+                    _name(t, p["TopicArn"]),
+                    _name(t, p["Endpoint"]),
+                    json.dumps(p["FilterPolicy"], sort_keys=True),
+                    p["RawMessageDelivery"],
+                )
+            )
     provisioned_subs = set()
     for arn in arns:
         for sub in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
@@ -100,7 +111,11 @@ def test_tables_and_indexes_agree(synthesized: Any, provisioned: AwsClients) -> 
         deployed[p["TableName"]] = {
             "keys": [(k["AttributeName"], k["KeyType"]) for k in p["KeySchema"]],
             "indexes": sorted(
-                (i["IndexName"], tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]), i["Projection"]["ProjectionType"])
+                (
+                    i["IndexName"],
+                    tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]),
+                    i["Projection"]["ProjectionType"],
+                )
                 for i in p.get("GlobalSecondaryIndexes", [])
             ),
             "ttl": p["TimeToLiveSpecification"]["AttributeName"],
@@ -113,7 +128,11 @@ def test_tables_and_indexes_agree(synthesized: Any, provisioned: AwsClients) -> 
         found[name] = {
             "keys": [(k["AttributeName"], k["KeyType"]) for k in d["KeySchema"]],
             "indexes": sorted(
-                (i["IndexName"], tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]), i["Projection"]["ProjectionType"])
+                (
+                    i["IndexName"],
+                    tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]),
+                    i["Projection"]["ProjectionType"],
+                )
                 for i in d.get("GlobalSecondaryIndexes", [])
             ),
             "ttl": ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["AttributeName"],

@@ -8,7 +8,6 @@ from typing import Any
 from aws_cdk.assertions import Match
 
 from snapinfra_infra.cfn import logical_id, render
-
 from snapinfra_infra.config import BACKLOG_PER_TASK
 from snapinfra_shared.events import SERVICES
 
@@ -35,7 +34,11 @@ def test_each_consumer_has_an_encrypted_long_polling_queue_with_its_dlq(synthesi
         )
         template.has_resource_properties(
             "AWS::SQS::Queue",
-            {"QueueName": spec.dlq_name, "SqsManagedSseEnabled": True, "MessageRetentionPeriod": spec.dlq_retention_seconds},
+            {
+                "QueueName": spec.dlq_name,
+                "SqsManagedSseEnabled": True,
+                "MessageRetentionPeriod": spec.dlq_retention_seconds,
+            },
         )
 
 
@@ -50,7 +53,9 @@ def test_visibility_timeout_is_above_the_handlers_limit(synthesized: Any) -> Non
 def test_subscriptions_are_raw_and_filtered_as_the_catalog_says(synthesized: Any) -> None:
     t = synthesized.template
     subscriptions = [
-        r["Properties"] for r in synthesized.of_type("AWS::SNS::Subscription").values() if r["Properties"]["Protocol"] != "email"
+        r["Properties"]
+        for r in synthesized.of_type("AWS::SNS::Subscription").values()
+        if r["Properties"]["Protocol"] != "email"
     ]
     expected = {
         (spec.name, synthesized.topology.topics[sub.producer]): sub.filter_policy
@@ -63,9 +68,9 @@ def test_subscriptions_are_raw_and_filtered_as_the_catalog_says(synthesized: Any
         topic = render(sub["TopicArn"]).removeprefix("${").removesuffix("}")
         assert sub["Protocol"] == "sqs"
         assert sub["RawMessageDelivery"] is True
-        found[(t["Resources"][queue]["Properties"]["QueueName"], t["Resources"][topic]["Properties"]["TopicName"])] = sub[
-            "FilterPolicy"
-        ]
+        found[(t["Resources"][queue]["Properties"]["QueueName"], t["Resources"][topic]["Properties"]["TopicName"])] = (
+            sub["FilterPolicy"]
+        )
     assert found == expected
 
 
@@ -88,7 +93,8 @@ def test_queue_policies_admit_only_their_own_topics(synthesized: Any) -> None:
             assert render(statement["Resource"]) == "${" + queue + ".Arn}"
             allowed.add(render(statement["Condition"]["ArnEquals"]["aws:SourceArn"]))
         wanted = {
-            "${" + logical_id(t, "AWS::SNS::Topic", synthesized.topology.topics[s.producer]) + "}" for s in spec.subscriptions
+            "${" + logical_id(t, "AWS::SNS::Topic", synthesized.topology.topics[s.producer]) + "}"
+            for s in spec.subscriptions
         }
         assert allowed == wanted
         denies = [s for s in policies[0] if s["Effect"] == "Deny"]
@@ -130,7 +136,11 @@ def test_the_bucket_is_versioned_encrypted_private_tls_only_without_acls(synthes
                 "Statement": Match.array_with(
                     [
                         Match.object_like(
-                            {"Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
                         )
                     ]
                 )
@@ -258,7 +268,8 @@ def _alarm_on(synthesized: Any, metric: str, kind: str, name: str) -> dict[str, 
     matches = [
         a
         for a in _alarms(synthesized)
-        if a.get("MetricName") == metric and any(render(d["Value"]).startswith("${" + target + ".") for d in a["Dimensions"])
+        if a.get("MetricName") == metric
+        and any(render(d["Value"]).startswith("${" + target + ".") for d in a["Dimensions"])
     ]
     assert len(matches) == 1, (metric, name, matches)
     return matches[0]
@@ -278,7 +289,11 @@ def test_the_guides_alarms_and_more_all_to_the_operations_topic(synthesized: Any
         failed = _alarm_on(synthesized, "NumberOfNotificationsFailed", "AWS::SNS::Topic", name)
         assert (failed["Threshold"], failed["Statistic"]) == (10, "Sum")
     math = [a for a in _alarms(synthesized) if "Metrics" in a]
-    size = [a for a in math if any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "BucketSizeBytes" for m in a["Metrics"])]
+    size = [
+        a
+        for a in math
+        if any(m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "BucketSizeBytes" for m in a["Metrics"])
+    ]
     assert len(size) == 1 and size[0]["Threshold"] == 50 * 1024**3
     rate = [a for a in math if any("100 * errors / requests" in str(m.get("Expression")) for m in a["Metrics"])]
     assert len(rate) == 1 and rate[0]["Threshold"] == 5
@@ -292,7 +307,9 @@ def test_the_guides_alarms_and_more_all_to_the_operations_topic(synthesized: Any
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
-def test_the_api_is_behind_an_http_api_with_a_jwt_authorizer_through_a_vpc_link(synthesized: Any, template: Any) -> None:
+def test_the_api_is_behind_an_http_api_with_a_jwt_authorizer_through_a_vpc_link(
+    synthesized: Any, template: Any
+) -> None:
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Authorizer",
         {
@@ -311,7 +328,8 @@ def test_the_api_is_behind_an_http_api_with_a_jwt_authorizer_through_a_vpc_link(
         "AWS::ServiceDiscovery::Service", {"DnsConfig": Match.object_like({"DnsRecords": [{"Type": "SRV", "TTL": 60}]})}
     )
     template.has_resource_properties(
-        "AWS::ApiGatewayV2::Stage", {"AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()}}
+        "AWS::ApiGatewayV2::Stage",
+        {"AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.any_value()}},
     )
     template.has_resource_properties("AWS::Cognito::UserPool", {"MfaConfiguration": "ON"})
 
@@ -325,4 +343,7 @@ def test_outputs_name_the_bucket_queue_urls_and_topic_arns(synthesized: Any) -> 
     for service in synthesized.topology.topics:
         assert f"{service.capitalize()}TopicArn" in outputs
     assert {"ApiUrl", "OperationsTopicArn", "UserPoolId", "UserPoolClientId"} <= set(outputs)
-    assert render(outputs["S3BucketName"]["Value"]) == "${" + logical_id(synthesized.template, "AWS::S3::Bucket", synthesized.topology.bucket) + "}"
+    assert (
+        render(outputs["S3BucketName"]["Value"])
+        == "${" + logical_id(synthesized.template, "AWS::S3::Bucket", synthesized.topology.bucket) + "}"
+    )
