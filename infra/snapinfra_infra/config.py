@@ -58,8 +58,9 @@ class InfraConfig:
             raise ValueError("sesIdentity needs emailSender")
         if self.log_retention_days not in (7, 14, 30, 90, 180, 365):
             raise ValueError("logRetentionDays is one of 7, 14, 30, 90, 180, 365")
-        if self.max_tasks < 1 or self.nat_gateways < 0:
-            raise ValueError("maxTasks must be at least 1 and natGateways at least 0")
+        if self.max_tasks < 1 or self.nat_gateways < 1:
+            # natGateways 0 would leave the tasks no route to AWS's APIs or to webhooks
+            raise ValueError("maxTasks and natGateways must be at least 1")
 
     @property
     def sender_identity(self) -> str | None:

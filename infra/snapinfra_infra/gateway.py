@@ -55,7 +55,7 @@ class Identity(Construct):
             )
             self.client = self.user_pool.add_client(
                 "ApiClient",
-                auth_flows=cognito.AuthFlow(user_srp=True),
+                auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),  # the README signs in with the CLI
                 generate_secret=False,
                 id_token_validity=Duration.hours(1),
                 access_token_validity=Duration.hours(1),
