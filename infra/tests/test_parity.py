@@ -46,7 +46,8 @@ def _queues_deployed(synthesized: Any) -> dict[str, dict[str, Any]]:
 
 def _queues_provisioned(clients: AwsClients, prefix: str) -> dict[str, dict[str, Any]]:
     found = {}
-    for url in clients.sqs.list_queues(QueueNamePrefix=f"{prefix}-").get("QueueUrls", []):
+    pages = clients.sqs.get_paginator("list_queues").paginate(QueueNamePrefix=f"{prefix}-")
+    for url in (u for page in pages for u in page.get("QueueUrls", [])):
         a = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(a["RedrivePolicy"]) if "RedrivePolicy" in a else None
         found[url.rsplit("/", 1)[-1]] = {
@@ -72,8 +73,11 @@ def test_topics_and_subscriptions_agree(synthesized: Any, provisioned: AwsClient
         operations
     }
     sns = provisioned.sns
-    arns = [
-        x["TopicArn"] for x in sns.list_topics()["Topics"] if x["TopicArn"].rsplit(":", 1)[-1].startswith(f"{prefix}-")
+    arns = [  # every topic of this prefix, across pages (the session's other tests made many)
+        topic["TopicArn"]
+        for page in sns.get_paginator("list_topics").paginate()
+        for topic in page["Topics"]
+        if topic["TopicArn"].rsplit(":", 1)[-1].startswith(f"{prefix}-")
     ]
     assert deployed_topics == {arn.rsplit(":", 1)[-1] for arn in arns}
 
@@ -91,7 +95,8 @@ def test_topics_and_subscriptions_agree(synthesized: Any, provisioned: AwsClient
             )
     provisioned_subs = set()
     for arn in arns:
-        for sub in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
+        subscriptions = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
+        for sub in (s for page in subscriptions for s in page["Subscriptions"]):
             a = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
             provisioned_subs.add(
                 (
