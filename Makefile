@@ -7,7 +7,7 @@ export UV_PYTHON ?= 3.11
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help setup dev test lint typecheck bench docs clean
+.PHONY: help setup dev test lint typecheck bench docs clean synth compose-up compose-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,18 +25,27 @@ dev: setup  ## run the whole system: embedded AWS, provisioning, api on :5000 an
 test: setup  ## lint, then every test (unit, integration on moto, end to end)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli
+	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli infra/snapinfra_infra
 	$(UV) run python -m snapinfra_shared.docs --check
 	$(UV) run pytest $(PYTEST_ARGS)
 
 typecheck: setup  ## mypy, strict
-	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli
+	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli infra/snapinfra_infra
 
 bench: setup  ## measure throughput, latency and AWS calls per job on the running system (make dev first)
 	$(UV) run python tests/benchmarks/bench_codegen.py $(BENCH_ARGS)
 
 docs: setup  ## regenerate docs/events.md from the event catalog
 	$(UV) run python -m snapinfra_shared.docs --write
+
+synth: setup  ## write the CloudFormation templates of the CDK app to infra/cdk.out (needs Node.js)
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$${JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION:-20} $(UV) run --frozen python app.py
+
+compose-up:  ## build the images and run the whole system on LocalStack in Docker (api on :5000)
+	docker compose up --build --detach --wait api codegen deployer notifier
+
+compose-down:  ## stop the compose system and remove its containers and network
+	docker compose down --remove-orphans
 
 clean:  ## remove the virtual environment and caches
 	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache

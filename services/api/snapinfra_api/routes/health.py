@@ -47,7 +47,11 @@ def readyz() -> ResponseReturnValue:
             "queue",
             lambda: d.clients.sqs.get_queue_attributes(QueueUrl=d.resources.queue_url, AttributeNames=["QueueArn"]),
         ),
-        ("bucket", lambda: d.clients.s3.head_bucket(Bucket=d.resources.bucket)),
+        # A listing of its own prefix, not HeadBucket: on AWS the api may list only under its prefix.
+        (
+            "bucket",
+            lambda: d.clients.s3.list_objects_v2(Bucket=d.resources.bucket, Prefix=d.resources.prefix, MaxKeys=1),
+        ),
     )
     for name, probe in probes:
         try:

@@ -1,0 +1,1 @@
+"""The CDK app of Snapinfra: every AWS resource, derived from the shared topology."""
