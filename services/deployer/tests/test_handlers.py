@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from snapinfra_deployer.adapters.stacks import StackTargets
 from snapinfra_shared.consumer import parse_body
 
 from .conftest import TEMPLATE, deployer, destroy_requested, handle, published, put_artifact, requested
@@ -152,3 +155,56 @@ def test_a_stack_that_never_finishes_fails_at_the_deploy_timeout_and_can_be_dest
     assert "DeploymentDestroyed" in by_type(published(stack))
     with pytest.raises(ClientError, match="does not exist"):
         cloudformation.describe_stacks(StackName=request.data["stack_name"])
+
+
+def test_with_a_role_the_stack_goes_to_the_other_account_and_region_and_the_credentials_stay_in_memory(stack, caplog):
+    assumed: list[dict] = []
+
+    class Recording(StackTargets):
+        def _client(self, service, region, credentials):
+            client = super()._client(service, region, credentials)
+            if service == "sts":
+                client.meta.events.register(
+                    "provide-client-params.sts.AssumeRole", lambda params, **_: assumed.append(dict(params))
+                )
+            return client
+
+    deps = replace(
+        deployer(stack),
+        targets=Recording(default_region="us-east-1", external_id_prefix="snapinfra:", session_seconds=900),
+    )
+    role = "arn:aws:iam::111111111111:role/snapinfra-deployer"
+    request = requested(
+        put_artifact(stack, {"shop/template.yaml": TEMPLATE}, user="auth0|alice"),
+        user="auth0|alice",
+        role_arn=role,
+        region="eu-west-1",
+    )
+    handle(deps, request)
+    [completed] = by_type(published(stack))["DeploymentCompleted"]
+    assert completed.data["region"] == "eu-west-1"
+    assert completed.data["stack_id"].startswith("arn:aws:cloudformation:eu-west-1:111111111111:stack/")
+    assert assumed[0]["RoleArn"] == role and assumed[0]["ExternalId"] == "snapinfra:auth0/alice"
+
+    theirs = stack.clients.client("sts").assume_role(RoleArn=role, RoleSessionName="check")["Credentials"]
+    their_dynamodb = boto3.client(
+        "dynamodb",
+        region_name="eu-west-1",
+        aws_access_key_id=theirs["AccessKeyId"],
+        aws_secret_access_key=theirs["SecretAccessKey"],
+        aws_session_token=theirs["SessionToken"],
+    )
+    table = completed.data["outputs"]["UserTableName"]
+    assert table in their_dynamodb.list_tables()["TableNames"]
+    assert table not in boto3.client("dynamodb", region_name="eu-west-1").list_tables()["TableNames"]
+
+    item = stack.clients.dynamodb.get_item(
+        TableName=stack.topology.tables["deployer"].name,
+        Key={"pk": {"S": f"DEPLOYMENT#{request.data['deployment_id']}"}, "sk": {"S": "DEPLOYMENT"}},
+    )["Item"]
+    assert "ASIA" not in str(item) and "SessionToken" not in str(item)
+    assert not any("ASIA" in r.getMessage() or "ASIA" in str(r.__dict__) for r in caplog.records)
+
+    handle(deps, destroy_requested(request))
+    assert "DeploymentDestroyed" in by_type(published(stack))
+    assert table not in their_dynamodb.list_tables()["TableNames"]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 Status = Literal["deploying", "deployed", "failed", "destroying", "destroyed", "destroy_failed"]
-EARLY_TOLERANCE_SECONDS = 2.0  # a delayed copy may arrive a little before its due time
+EARLY_TOLERANCE_SECONDS = 1.0  # a delayed copy may arrive a little before its due time
 
 
 @dataclass(frozen=True)
