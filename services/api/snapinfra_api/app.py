@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 
 from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
 from snapinfra_api.errors import register_error_handlers
-from snapinfra_api.routes import codegen, health
+from snapinfra_api.routes import codegen, deployments, health
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.logs import bind_context, reset_context
 
@@ -43,4 +43,5 @@ def create_app(settings: ApiSettings | None = None, dependencies: ApiDependencie
 
     app.register_blueprint(health.bp)
     app.register_blueprint(codegen.bp)
+    app.register_blueprint(deployments.bp)
     return app

@@ -7,10 +7,12 @@ import time
 from dataclasses import dataclass, field
 
 from snapinfra_api.adapters.artifacts import ArtifactReader
+from snapinfra_api.adapters.deployments import DeploymentRepository
 from snapinfra_api.adapters.outbox import OutboxRelay
 from snapinfra_api.adapters.repository import JobRepository
 from snapinfra_api.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
 from snapinfra_api.codegen_jobs import CodeGenJobs
+from snapinfra_api.deployments import Deployments
 from snapinfra_api.handlers import build_handlers
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
@@ -29,13 +31,15 @@ class ApiDependencies:
     jobs: CodeGenJobs
     authenticator: Authenticator
     relay: OutboxRelay
+    deployments: Deployments
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _consumer: Consumer | None = None
 
     def start_background(self) -> None:
         """Consume the api's queue (the projection) and relay the outbox, on daemon threads."""
-        consumer = consumer_for(self.clients, self.settings, self.resources, build_handlers(self.repository))
+        handlers = build_handlers(self.repository, self.deployments.repository)
+        consumer = consumer_for(self.clients, self.settings, self.resources, handlers)
         self._consumer = consumer
         self._threads = [
             threading.Thread(target=consumer.run, args=(self._stop,), name="projection", daemon=True),
@@ -89,4 +93,5 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
         jobs=CodeGenJobs(repository, publisher, ArtifactReader(clients.s3), relay, settings.presign_expiry_seconds),
         authenticator=build_authenticator(settings),
         relay=relay,
+        deployments=Deployments(DeploymentRepository(clients.dynamodb, resources.table), repository, publisher, relay),
     )
