@@ -133,12 +133,14 @@ class DeploymentFailed(EventData):
 class DeploymentDestroyRequested(EventData):
     deployment_id: str
     stack_name: str
+    attempt: int = Field(default=1, ge=1, description="1 for the first destroy, n+1 for a retry after a failed one")
 
 
 class DeploymentDestroyed(EventData):
     deployment_id: str
     stack_name: str
     destroyed_at: AwareDatetime
+    attempt: int = Field(default=1, ge=1, description="the destroy request this answers")
 
 
 class DeploymentDestroyFailed(EventData):
@@ -146,6 +148,7 @@ class DeploymentDestroyFailed(EventData):
     stack_name: str
     reason: str
     stack_status: str | None = None
+    attempt: int = Field(default=1, ge=1, description="the destroy request this answers")
 
 
 # --- notifications -------------------------------------------------------------------------------

@@ -83,7 +83,13 @@ S3_PREFIXES: dict[Service, str] = {
 }
 TABLE_INDEXES: dict[Service, tuple[IndexSpec, ...]] = {
     # api: jobs of one user and one project, newest first; events waiting in the outbox (sparse)
-    "api": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"), IndexSpec("outbox", "outbox_pk", "outbox_sk")),
+    "api": (
+        IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
+        IndexSpec("outbox", "outbox_pk", "outbox_sk"),
+        # deployments of one user by status and by environment, newest first
+        IndexSpec("deployments_by_status", "dstatus_pk", "dstatus_sk"),
+        IndexSpec("deployments_by_environment", "denv_pk", "denv_sk"),
+    ),
     # notifier: the admin subscriptions, which receive system alerts (sparse)
     "notifier": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
 }

@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 
 from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
 from snapinfra_api.errors import register_error_handlers
-from snapinfra_api.routes import admin, codegen, docs, health, notifications
+from snapinfra_api.routes import admin, codegen, deployments, docs, health, notifications
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.logs import bind_context, reset_context
 
@@ -46,4 +46,5 @@ def create_app(settings: ApiSettings | None = None, dependencies: ApiDependencie
     app.register_blueprint(admin.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(deployments.bp)
     return app

@@ -7,11 +7,13 @@ import time
 from dataclasses import dataclass, field
 
 from snapinfra_api.adapters.artifacts import ArtifactReader
+from snapinfra_api.adapters.deployments import DeploymentRepository
 from snapinfra_api.adapters.outbox import OutboxRelay
 from snapinfra_api.adapters.repository import JobRepository
 from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
 from snapinfra_api.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
 from snapinfra_api.codegen_jobs import CodeGenJobs
+from snapinfra_api.deployments import Deployments
 from snapinfra_api.handlers import build_handlers
 from snapinfra_api.notification_handlers import build_notification_handlers
 from snapinfra_api.notifications import Notifications
@@ -33,6 +35,7 @@ class ApiDependencies:
     authenticator: Authenticator
     relay: OutboxRelay
     notifications: Notifications
+    deployments: Deployments
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _consumer: Consumer | None = None
@@ -40,7 +43,7 @@ class ApiDependencies:
     def start_background(self) -> None:
         """Consume the api's queue (the projection) and relay the outbox, on daemon threads."""
         handlers = {
-            **build_handlers(self.repository),
+            **build_handlers(self.repository, self.deployments.repository),
             **build_notification_handlers(self.notifications.read_model),
         }
         consumer = consumer_for(self.clients, self.settings, self.resources, handlers)
@@ -105,4 +108,5 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
             relay,
             settings.confirmation_ttl_seconds,
         ),
+        deployments=Deployments(DeploymentRepository(clients.dynamodb, resources.table), repository, publisher, relay),
     )

@@ -7,7 +7,9 @@ import functools
 import logging
 from collections.abc import Mapping
 
+from snapinfra_api.adapters.deployments import DeploymentRepository
 from snapinfra_api.adapters.repository import JobRepository
+from snapinfra_api.deployment_handlers import deployment_handlers
 from snapinfra_shared.catalog import CodeGenerationCompleted, CodeGenerationFailed, CodeGenerationStarted
 from snapinfra_shared.consumer import Delivery
 from snapinfra_shared.events import Envelope
@@ -54,9 +56,10 @@ def job_failed(event: Envelope, data: CodeGenerationFailed, _: Delivery, *, jobs
     _applied(moved, event)
 
 
-def build_handlers(jobs: JobRepository) -> Mapping[str, EventHandler]:
+def build_handlers(jobs: JobRepository, deployments: DeploymentRepository | None = None) -> Mapping[str, EventHandler]:
     return {
         "CodeGenerationStarted": functools.partial(job_started, jobs=jobs),
         "CodeGenerationCompleted": functools.partial(job_completed, jobs=jobs),
         "CodeGenerationFailed": functools.partial(job_failed, jobs=jobs),
+        **(deployment_handlers(deployments) if deployments is not None else {}),
     }
