@@ -12,6 +12,7 @@ from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 
 from .conftest import As, api_settings
+from .test_deployments_api import completed_job
 
 REQUEST = {"projectId": "p-1", "type": "api", "prompt": "Create a REST API for user management"}
 
@@ -143,3 +144,29 @@ def test_size_limits_say_what_the_limit_is(alice, app):
     many = {"entities": [{"name": f"E{i}", "fields": [{"name": "a"}]} for i in range(21)]}
     too_many = alice.post("/api/code-gen", json={**REQUEST, "spec": many})
     assert too_many.status_code == 422 and too_many.json["error"]["fields"][0]["field"] == "spec.entities"
+
+
+def test_a_replayed_deployment_key_answers_the_first_deployment_and_makes_one(alice, deps, stack):
+    job_id = completed_job(alice, deps)
+    stack.drain("deployer")
+    body, headers = {"codeGenId": job_id, "environment": "dev"}, {"Idempotency-Key": "deploy-1"}
+    first = alice.post("/api/deployments", json=body, headers=headers)
+    again = alice.post("/api/deployments", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json == first.json and again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert [d["id"] for d in alice.get("/api/deployments").json["items"]] == [first.json["id"]]
+    assert len(stack.drain("deployer")) == 1  # one request to the deployer: one stack
+    other = alice.post("/api/deployments", json={**body, "environment": "prod"}, headers=headers)
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+
+
+def test_deployments_take_from_the_job_bucket(limited):
+    deps, client = limited
+    alice = As(client, "alice")
+    job_id = completed_job(alice, deps)  # the first of three tokens
+    answers = [alice.post("/api/deployments", json={"codeGenId": job_id, "environment": "dev"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert answers[2].json["error"]["code"] == "rate_limited" and answers[2].headers["Retry-After"] == "1"
+    assert answers[0].headers["X-RateLimit-Remaining"] == "1"
+    assert len(alice.get("/api/deployments").json["items"]) == 2  # the refused request made nothing

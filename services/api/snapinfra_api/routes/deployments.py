@@ -21,6 +21,7 @@ from snapinfra_api.deployment_schemas import (
 )
 from snapinfra_api.deployments import CodeGenerationNotFound, DeploymentConflict, DeploymentNotFound
 from snapinfra_api.errors import ApiError, api_error_response
+from snapinfra_api.limits import idempotent, rate_limited
 from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
 
 bp = Blueprint("deployments", __name__, url_prefix="/api/deployments")
@@ -65,6 +66,8 @@ def _bad_cursor(exc: InvalidCursor) -> ResponseReturnValue:
     responses={202: DeploymentOut},
     errors=(404, 409),
 )
+@idempotent("deployments")
+@rate_limited("jobs")
 def create() -> ResponseReturnValue:
     document = request.get_json(silent=True) if request.mimetype == "application/json" else None
     found = credential_fields(document) if isinstance(document, dict) else []
