@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from snapinfra_cli.main import main
 from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS
 from tests.system import RunningSystem
+from tests.test_e2e_notifications import eventually, receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +92,63 @@ def test_smoke_checks_the_aws_endpoint_and_cleans_up(system):
             getattr(session.client(client, endpoint_url=system.aws), listing)().get(key, []), default=str
         )
         assert "snapinfra-smoke-" not in names
+
+
+def json_of(system, *args, user="cli-deployer"):
+    result = snapinfra(system, "--json", *args, user=user)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_deploy_an_infra_generation_and_destroy_it_told_by_webhook(system, tmp_path):
+    server, received = receiver()
+    try:
+        hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        webhook = json_of(system, "subscribe", "webhook", hook, "--event-type", "deployment.*")
+        assert webhook["secret"].startswith("whsec_") and webhook["status"] == "active"
+        email = json_of(system, "subscribe", "email", "dee@example.com", "--status", "completed")
+        sms = json_of(system, "subscribe", "sms", "+14155550123", "--project-id", "cli-infra")
+        assert (email["status"], email["statuses"], sms["projectId"]) == (
+            "pending_confirmation",
+            ["completed"],
+            "cli-infra",
+        )
+        listed = json_of(system, "subscriptions")
+        assert {s["id"]: s["channel"] for s in listed} == {
+            webhook["id"]: "webhook",
+            email["id"]: "email",
+            sms["id"]: "sms",
+        } and all("secret" not in s for s in listed)
+
+        created = snapinfra(
+            system, "codegen", "create", "--type", "infra", "--prompt", "Track spaceships and pilots",
+            "--project-id", "cli-infra", "--output", str(tmp_path / "infra.zip"), user="cli-deployer",
+        )  # fmt: skip
+        # Each status line comes only from the job's event stream (SSE), never from polling.
+        assert created.exit_code == 0 and "\n  completed\n" in created.stdout, created.output
+        [job] = json_of(system, "codegen", "list", "--project-id", "cli-infra")
+        deployed = json_of(system, "deploy", "create", "--codegen-id", job["id"], "--environment", "staging", "--wait")
+        assert deployed["status"] == "deployed" and deployed["codeGenId"] == job["id"], deployed
+        assert deployed["stackName"].startswith("snapinfra-staging-") and deployed["outputs"]
+        assert [d["id"] for d in json_of(system, "deploy", "list", "--status", "deployed")] == [deployed["id"]]
+        shown = snapinfra(system, "deploy", "get", deployed["id"], user="cli-deployer")
+        assert shown.exit_code == 0 and deployed["stackName"] in shown.stdout
+        log = json_of(system, "deploy", "events", deployed["id"])
+        assert any(e["source"] == "cloudformation" and e["status"] == "CREATE_COMPLETE" for e in log)
+        assert snapinfra(system, "deploy", "get", deployed["id"]).exit_code == 1  # another user's: 404
+
+        destroyed = json_of(system, "deploy", "destroy", deployed["id"], "--wait")
+        assert destroyed["status"] == "destroyed" and destroyed["destroyedAt"], destroyed
+        kinds = eventually(
+            lambda: (
+                {json.loads(body)["kind"] for _, body in received} >= {"deployment.completed", "deployment.destroyed"}
+                and sorted(json.loads(body)["kind"] for _, body in received)
+            )
+        )
+        assert all(k.startswith("deployment.") for k in kinds), kinds
+    finally:
+        server.shutdown()
+        server.server_close()
+    for sub in (webhook, email, sms):
+        assert json_of(system, "unsubscribe", sub["id"]) == {"id": sub["id"], "deleted": True}
+    assert json_of(system, "subscriptions") == []

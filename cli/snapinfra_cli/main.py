@@ -214,6 +214,29 @@ def deploy() -> None:
 
 
 DEPLOYMENT_COLUMNS = ["id", "codeGenId", "environment", "status", "stackName", "updatedAt"]
+DEPLOYED, DESTROYED = {"deployed", "failed"}, {"destroyed", "destroy_failed"}
+
+
+def _wait_deployment(api: Api, deployment: dict[str, Any], final: set[str], timeout: float) -> dict[str, Any]:
+    """Poll a deployment (it has no event stream) until it reaches one of `final`, showing each status."""
+    path, deadline = f"/api/deployments/{deployment['id']}", time.monotonic() + timeout
+    with err.status(f"{deployment['id']}: {deployment['status']}", spinner="dots") as status:
+        while deployment["status"] not in final:
+            if time.monotonic() > deadline:
+                err.print(f"[red]timed out[/red]: {deployment['id']} still {deployment['status']} after {timeout:g} s")
+                sys.exit(EXIT_FAILED)
+            time.sleep(1)
+            deployment = api.get(path)
+            status.update(f"{deployment['id']}: {deployment['status']}")
+    return deployment
+
+
+def _emit_deployment(ctx: Context, deployment: dict[str, Any]) -> None:
+    ctx.emit(deployment, lambda: out.print(f"deployment [bold]{deployment['id']}[/bold]: {deployment['status']}"))
+    if deployment["status"] in {"failed", "destroy_failed"}:
+        if not ctx.as_json:
+            err.print(f"[red]{deployment['status']}[/red]: {deployment.get('error')}", highlight=False)
+        sys.exit(EXIT_FAILED)
 
 
 @deploy.command("create")
@@ -222,7 +245,9 @@ DEPLOYMENT_COLUMNS = ["id", "codeGenId", "environment", "status", "stackName", "
 @click.option("--param", "params", multiple=True, help="a stack parameter, KEY=VALUE (repeatable)")
 @click.option("--region")
 @click.option("--role-arn")
-@click.option("--idempotency-key")
+@click.option("--idempotency-key", help="retrying with the same key never makes a second deployment")
+@click.option("--wait", is_flag=True, help="wait until it is deployed (or failed)")
+@click.option("--timeout", type=float, default=900, show_default=True, help="seconds --wait waits")
 @pass_context
 @handled
 def deploy_create(
@@ -233,8 +258,10 @@ def deploy_create(
     region: str | None,
     role_arn: str | None,
     idempotency_key: str | None,
+    wait: bool,
+    timeout: float,
 ) -> None:
-    """Deploy a generated project."""
+    """Deploy a generated project (infra or full-stack)."""
     parameters = {}
     for pair in params:
         key, sep, value = pair.partition("=")
@@ -247,7 +274,9 @@ def deploy_create(
     body |= {k: v for k, v in (("region", region), ("roleArn", role_arn)) if v}
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     deployment = ctx.api.post("/api/deployments", body, headers=headers)
-    ctx.emit(deployment, lambda: out.print(f"deployment [bold]{deployment['id']}[/bold]: {deployment['status']}"))
+    if wait:
+        deployment = _wait_deployment(ctx.api, deployment, DEPLOYED, timeout)
+    _emit_deployment(ctx, deployment)
 
 
 @deploy.command("list")
@@ -283,17 +312,22 @@ def deploy_get(ctx: Context, deployment_id: str) -> None:
 def deploy_events(ctx: Context, deployment_id: str, limit: int) -> None:
     """A deployment's stack events, oldest first."""
     items = list(ctx.api.pages(f"/api/deployments/{deployment_id}/events", limit=limit))
-    ctx.emit(items, lambda: _table("events", items, ["at", "logicalId", "resourceType", "status", "reason"]))
+    columns = ["at", "source", "message", "logicalId", "resourceType", "status", "reason"]
+    ctx.emit(items, lambda: _table("events", items, columns))
 
 
 @deploy.command("destroy")
 @click.argument("deployment_id")
+@click.option("--wait", is_flag=True, help="wait until it is destroyed (or the destroy failed)")
+@click.option("--timeout", type=float, default=900, show_default=True, help="seconds --wait waits")
 @pass_context
 @handled
-def deploy_destroy(ctx: Context, deployment_id: str) -> None:
-    """Destroy a deployment's stack."""
+def deploy_destroy(ctx: Context, deployment_id: str, wait: bool, timeout: float) -> None:
+    """Destroy a deployment's stack (the record stays as history)."""
     deployment = ctx.api.delete(f"/api/deployments/{deployment_id}")
-    ctx.emit(deployment, lambda: out.print(f"deployment {deployment_id}: {deployment['status']}"))
+    if wait:
+        deployment = _wait_deployment(ctx.api, deployment, DESTROYED, timeout)
+    _emit_deployment(ctx, deployment)
 
 
 # -- notifications ----------------------------------------------------------------------------

@@ -78,6 +78,23 @@ def _header(description: str, required: bool = False) -> dict[str, Any]:
     return {"description": description, "required": required, "schema": {"type": "integer"}}
 
 
+def _close_answers(roots: list[dict[str, Any]], schemas: dict[str, Any]) -> None:
+    """Answers hold exactly their declared fields: every object an answer reaches refuses undeclared ones."""
+    pending, seen = list(roots), set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending += node
+        elif isinstance(node, dict):
+            if "properties" in node:
+                node.setdefault("additionalProperties", False)
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref not in seen:
+                seen.add(ref)
+                pending.append(schemas[ref.rsplit("/", 1)[-1]])
+            pending += [v for k, v in node.items() if k != "$ref"]
+
+
 def build_document(app: Flask, *, auth_mode: Literal["dev", "jwt"], title: str = "Snapinfra API") -> dict[str, Any]:
     operations = _operations(app)
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorOut, "serialization")]
@@ -89,6 +106,7 @@ def build_document(app: Flask, *, auth_mode: Literal["dev", "jwt"], title: str =
         wanted += [(m, "serialization") for m in operation.responses.values() if isinstance(m, type)]
     refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     schemas: dict[str, Any] = definitions.get("$defs", {})
+    _close_answers([refs[w] for w in wanted if w[1] == "serialization"], schemas)
     error = {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}
     scheme = "bearer" if auth_mode == "jwt" else "devUser"
 

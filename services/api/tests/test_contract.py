@@ -19,7 +19,9 @@ from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 from snapinfra_api.contract import operation_of
 
-from .conftest import api_settings
+from .conftest import As, api_settings
+from .test_deployments_api import completed_job
+from .test_isolation import seed_deployment, seed_subscriptions
 
 EXAMPLES = 15  # per operation and mode: bounds the run (about 30 operations after the merge)
 
@@ -51,6 +53,8 @@ def test_the_document_covers_every_declared_route_with_resolvable_refs(client, a
     assert "Retry-After" in create["responses"]["429"]["headers"]
     assert "403" in document["paths"]["/api/admin/queue-status"]["get"]["responses"]
     assert document["paths"]["/healthz"]["get"]["security"] == []
+    stream = document["paths"]["/api/code-gen/{job_id}/events"]["get"]["responses"]["200"]["content"]
+    assert list(stream) == ["text/event-stream"]
     schemas = document["components"]["schemas"]
     body = schemas[create["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]
     assert {"projectId", "type", "prompt"} <= set(body["required"]) and body["additionalProperties"] is False
@@ -119,3 +123,37 @@ def test_the_running_api_keeps_its_contract(stack, serve):
                     failures[f"{operation.label} ({mode.value})"] = str(exc)[:2000]
     assert "POST /api/code-gen" in exercised and "GET /api/admin/queue-status" in exercised
     assert failures == {}, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+def test_real_deployment_and_notification_answers_match_their_declared_models(stack):
+    """Answers schemathesis cannot reach with made-up ids (a queued, a deployed and a destroying deployment,
+    its step log, subscriptions with a secret, deliveries), each validated against the document."""
+    deps = build_dependencies(api_settings(stack))
+    client = create_app(dependencies=deps).test_client()
+    schema = schemathesis.openapi.from_dict(client.get("/openapi.json").json)
+    owner = As(client, "owner")
+    deployed = seed_deployment(owner, deps, stack).ids[0]
+    seed_subscriptions(owner, deps, stack)
+    queued = owner.post("/api/deployments", json={"codeGenId": completed_job(owner, deps), "environment": "dev"})
+    assert queued.json["region"] is None and queued.json["deployedAt"] is None
+    calls = [
+        ("POST", "/api/deployments", queued),
+        ("GET", "/api/deployments/{deployment_id}", owner.get(f"/api/deployments/{queued.json['id']}")),
+        ("GET", "/api/deployments/{deployment_id}", owner.get(f"/api/deployments/{deployed}")),
+        ("GET", "/api/deployments/{deployment_id}/events", owner.get(f"/api/deployments/{deployed}/events")),
+        ("GET", "/api/deployments", owner.get("/api/deployments")),
+        ("DELETE", "/api/deployments/{deployment_id}", owner.delete(f"/api/deployments/{deployed}")),
+        (
+            "POST",
+            "/api/notifications/subscribe",
+            owner.post("/api/notifications/subscribe", json={"email": "o@example.com"}),
+        ),
+        ("GET", "/api/notifications/subscriptions", owner.get("/api/notifications/subscriptions")),
+        ("GET", "/api/notifications/deliveries", owner.get("/api/notifications/deliveries")),
+    ]
+    for method, path, response in calls:
+        assert response.status_code < 300 and response.get_data(), (method, path, response.status_code)
+        schema[path][method].validate_response(response)  # raises on any mismatch
+    webhook = owner.post("/api/notifications/subscribe/webhook", json={"url": "https://h.example.com/x"})
+    assert webhook.json["secret"].startswith("whsec_")
+    schema["/api/notifications/subscribe/webhook"]["POST"].validate_response(webhook)

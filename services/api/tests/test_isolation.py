@@ -40,7 +40,7 @@ def seed_code_generation(owner, deps, stack) -> Seeded:
         "/api/code-gen",
         json={"projectId": "owner-project-7", "type": "api", "prompt": f"a shop with products {marker}"},
     ).json
-    complete(deps, stack, "owner", job["id"], content=b"PK zip-only-the-owner-may-read")
+    complete(deps, stack, owner.user, job["id"], content=b"PK zip-only-the-owner-may-read")
     return Seeded(
         ids=[job["id"]],
         markers=[marker.encode(), b"zip-only-the-owner-may-read", job["createdAt"].encode()],
@@ -59,9 +59,9 @@ def seed_deployment(owner, deps, stack) -> Seeded:
     ids = {"deployment_id": d["id"], "stack_name": d["stackName"]}
     now = datetime.now(UTC)
     step = {"at": now, "source": "cloudformation", "message": f"CREATE_COMPLETE {marker}-step", "status": "X"}
-    deliver(deps, "deployer", "DeploymentProgressed", "owner", **ids, steps=[step])
+    deliver(deps, "deployer", "DeploymentProgressed", owner.user, **ids, steps=[step])
     deliver(
-        deps, "deployer", "DeploymentCompleted", "owner", **ids, stack_id="arn:s", region="eu-west-1",
+        deps, "deployer", "DeploymentCompleted", owner.user, **ids, stack_id="arn:s", region="eu-west-1",
         outputs={"TableName": f"{marker}-table"}, completed_at=now,
     )  # fmt: skip
     return Seeded(
@@ -93,7 +93,7 @@ def seed_subscriptions(owner, deps, stack) -> Seeded:
         event_id=str(uuid.uuid4()), event_type="deployment.completed", channel="webhook", attempt=1,
         outcome="failed", http_status=500, latency_ms=7, error="zqxj-delivery-error", at=datetime.now(UTC),
     )  # fmt: skip
-    project(deps, notifier_event("NotificationAttempted", "owner", attempt))
+    project(deps, notifier_event("NotificationAttempted", owner.user, attempt))
 
     def still_there() -> bool:
         listed = {s["id"] for s in owner.get("/api/notifications/subscriptions").json["items"]}
