@@ -54,7 +54,7 @@ def store(system: RunningSystem) -> dict:
 
 
 def emails(system: RunningSystem, to: str) -> list[dict]:
-    return [m for m in store(system)["ses"].get("Message", []) if to in m["destinations"]["ToAddresses"]]
+    return [m for m in store(system).get("ses", {}).get("Message", []) if to in m["destinations"]["ToAddresses"]]
 
 
 def test_a_user_is_told_of_a_code_generation_by_webhook_email_and_sms(tmp_path):
@@ -116,7 +116,9 @@ def test_a_user_is_told_of_a_code_generation_by_webhook_email_and_sms(tmp_path):
             download = html.unescape(re.search(r'href="([^"]+)">Download the project', done[0]["body"]).group(1))
             archive = zipfile.ZipFile(io.BytesIO(requests.get(download, timeout=30).content))
             assert "shop/README.md" in archive.namelist()
-            texts = eventually(lambda: [m for m in store(system)["sns"].get("SMS", []) if m["phone_number"] == phone])
+            texts = eventually(
+                lambda: [m for m in store(system).get("sns", {}).get("SMS", []) if m["phone_number"] == phone]
+            )
             assert texts[0]["message"].startswith("Snapinfra: Your project shop is ready")
 
             deliveries = eventually(
