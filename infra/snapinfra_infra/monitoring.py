@@ -50,8 +50,11 @@ class Monitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         five_minutes = Duration.minutes(5)
 
-        queues = {**messaging.queues, **{f"{s}-work": q for s, q in messaging.work_queues.items()}}
-        dlqs = {**messaging.dlqs, **{f"{s}-work": q for s, q in messaging.work_dlqs.items()}}
+        # Alarms name a work queue '<service>-work' (the notifier's deliveries), beside '<service>' (its events).
+        queues: dict[str, sqs.Queue] = {str(s): q for s, q in messaging.queues.items()}
+        queues |= {f"{s}-work": q for s, q in messaging.work_queues.items()}
+        dlqs: dict[str, sqs.Queue] = {str(s): q for s, q in messaging.dlqs.items()}
+        dlqs |= {f"{s}-work": q for s, q in messaging.work_dlqs.items()}
         for service, queue in queues.items():
             self._alarm(
                 f"{service}-queue-depth",
