@@ -54,7 +54,7 @@ def store(system: RunningSystem) -> dict:
 
 
 def emails(system: RunningSystem, to: str) -> list[dict]:
-    return [m for m in store(system)["ses"].get("Message", []) if to in m["destinations"]["ToAddresses"]]
+    return [m for m in store(system).get("ses", {}).get("Message", []) if to in m["destinations"]["ToAddresses"]]
 
 
 def test_a_user_is_told_of_a_code_generation_by_webhook_email_and_sms(tmp_path):

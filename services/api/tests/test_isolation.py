@@ -70,7 +70,9 @@ def test_every_route_as_another_user_finds_nothing_of_the_owners(walk_app, stack
                     rule.endpoint, dict(zip(sorted(rule.arguments), values, strict=True))
                 )
                 call = getattr(other, method.lower())
-                kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {"query_string": query}
+                # The listing filters go to the listings; a route of one resource may refuse them (400) whoever asks.
+                listing = {} if rule.arguments else query
+                kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {"query_string": listing}
                 response = call(path, **kwargs)
                 body = response.get_data()
                 walked.append((method, rule.rule, response.status_code))
