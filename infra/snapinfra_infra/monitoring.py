@@ -10,6 +10,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from snapinfra_infra.compute import FargateServiceUnit
@@ -49,7 +50,12 @@ class Monitoring(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         five_minutes = Duration.minutes(5)
 
-        for service, queue in messaging.queues.items():
+        # Alarms name a work queue '<service>-work' (the notifier's deliveries), beside '<service>' (its events).
+        queues: dict[str, sqs.Queue] = {str(s): q for s, q in messaging.queues.items()}
+        queues |= {f"{s}-work": q for s, q in messaging.work_queues.items()}
+        dlqs: dict[str, sqs.Queue] = {str(s): q for s, q in messaging.dlqs.items()}
+        dlqs |= {f"{s}-work": q for s, q in messaging.work_dlqs.items()}
+        for service, queue in queues.items():
             self._alarm(
                 f"{service}-queue-depth",
                 queue.metric_approximate_number_of_messages_visible(period=five_minutes, statistic="Maximum"),
@@ -62,7 +68,7 @@ class Monitoring(Construct):
                 threshold=OLDEST_MESSAGE_AGE_SECONDS,
                 description=f"A message has waited over {OLDEST_MESSAGE_AGE_SECONDS} s in the {service} queue.",
             )
-        for service, dlq in messaging.dlqs.items():
+        for service, dlq in dlqs.items():
             self._alarm(
                 f"{service}-dead-letters",
                 dlq.metric_approximate_number_of_messages_visible(period=five_minutes, statistic="Maximum"),
@@ -112,7 +118,7 @@ class Monitoring(Construct):
             threshold=API_5XX_RATE_PERCENT,
             description=f"More than {API_5XX_RATE_PERCENT}% of the api's answers in 5 minutes were 5xx.",
         )
-        self.dashboard = self._dashboard(prefix, messaging, bucket_size, http_api, error_rate, services)
+        self.dashboard = self._dashboard(prefix, messaging, queues, dlqs, bucket_size, http_api, error_rate, services)
 
     def _alarm(
         self, name: str, metric: cloudwatch.Metric | cloudwatch.MathExpression, *, threshold: float, description: str
@@ -134,6 +140,8 @@ class Monitoring(Construct):
         self,
         prefix: str,
         messaging: Messaging,
+        queues: dict[str, sqs.Queue],
+        dlqs: dict[str, sqs.Queue],
         bucket_size: cloudwatch.IMetric,
         http_api: apigwv2.HttpApi,
         error_rate: cloudwatch.IMetric,
@@ -159,17 +167,17 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Messages waiting",
-                left=[q.metric_approximate_number_of_messages_visible(label=s) for s, q in messaging.queues.items()],
+                left=[q.metric_approximate_number_of_messages_visible(label=s) for s, q in queues.items()],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Oldest message (s)",
-                left=[q.metric_approximate_age_of_oldest_message(label=s) for s, q in messaging.queues.items()],
+                left=[q.metric_approximate_age_of_oldest_message(label=s) for s, q in queues.items()],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Dead letters",
-                left=[q.metric_approximate_number_of_messages_visible(label=s) for s, q in messaging.dlqs.items()],
+                left=[q.metric_approximate_number_of_messages_visible(label=s) for s, q in dlqs.items()],
                 width=8,
             ),
         )

@@ -45,6 +45,18 @@ QUEUE_ACTIONS = (
     "sqs:GetQueueUrl",
 )
 DLQ_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")  # malformed messages go there
+# The admin routes (`/api/admin`): depths of every queue and DLQ, dead letters listed (received then
+# released), and redriven to their source queue. The api is the one service that operates the others' queues.
+ADMIN_QUEUE_ACTIONS = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage")
+ADMIN_DLQ_ACTIONS = (
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+)
+# Services that send to their own queue: the deployer puts a delayed copy of an event back to look again.
+SENDS_TO_OWN_QUEUE: tuple[Service, ...] = ("deployer",)
 STACK_ACTIONS = (
     "cloudformation:CreateStack",
     "cloudformation:DescribeStacks",
@@ -53,8 +65,19 @@ STACK_ACTIONS = (
     "cloudformation:DeleteStack",
 )
 # The published outputs a service reads by the key an event gave it (never lists, never writes).
-READS_ARTIFACTS_OF: dict[Service, tuple[Service, ...]] = {"api": ("codegen",), "deployer": ("codegen",)}
+# The notifier signs download links of the codegen artifacts (a presigned URL carries its signer's rights).
+READS_ARTIFACTS_OF: dict[Service, tuple[Service, ...]] = {
+    "api": ("codegen",),
+    "deployer": ("codegen",),
+    "notifier": ("codegen",),
+}
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
+# The deployer names a deployment's stack 'snapinfra-<environment>-<12 hex of its id>' whatever the resource
+# prefix (snapinfra_api.deployments.stack_name): a test holds the two together.
+DEPLOYMENT_STACK_PREFIX = "snapinfra"
+# The ExternalId of a cross-account AssumeRole is this followed by the user id (the deployer's
+# SNAPINFRA_EXTERNAL_ID_PREFIX, which the stack sets to it); the deployer's role may assume only with it.
+EXTERNAL_ID_PREFIX = "snapinfra:"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,8 +91,8 @@ class Shared:
     data: Data
 
 
-def deployment_stack_names(prefix: str) -> list[str]:
-    """The stacks the deployer creates: '<prefix>-<environment>-<short deployment id>'."""
+def deployment_stack_names(prefix: str = DEPLOYMENT_STACK_PREFIX) -> list[str]:
+    """The stacks the deployer creates: 'snapinfra-<environment>-<short deployment id>'."""
     return [f"{prefix}-{environment}-*" for environment in ENVIRONMENTS]
 
 
@@ -82,7 +105,7 @@ class DeploymentExecutionRole(Construct):
         stack = Stack.of(self)
         tables = [
             stack.format_arn(service="dynamodb", resource="table", resource_name=name)
-            for name in deployment_stack_names(prefix)
+            for name in deployment_stack_names()
         ]
         self.role = iam.Role(
             self,
@@ -116,10 +139,10 @@ class DeploymentExecutionRole(Construct):
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     reason="A deployment's tables are named '<its stack name>-<entity>' and its stack "
-                    "'<prefix>-<environment>-<deployment id>': the wildcard is the deployment id, unknown until then.",
+                    "'snapinfra-<environment>-<deployment id>': the wildcard is the deployment id, unknown until then.",
                     applies_to=[
                         f"Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{n}"
-                        for n in deployment_stack_names(prefix)
+                        for n in deployment_stack_names()
                     ],
                 )
             ],
@@ -181,14 +204,41 @@ class TaskRole(Construct):
             )
             wildcards.append(f"Resource::<{_ref(bucket)}.Arn>/{other}*")
         if service in shared.messaging.queues:
+            own_queue_actions = [*QUEUE_ACTIONS, *(("sqs:SendMessage",) if service in SENDS_TO_OWN_QUEUE else ())]
             statements += [
                 iam.PolicyStatement(
-                    sid="OwnQueue", actions=list(QUEUE_ACTIONS), resources=[shared.messaging.queues[service].queue_arn]
+                    sid="OwnQueue", actions=own_queue_actions, resources=[shared.messaging.queues[service].queue_arn]
                 ),
                 iam.PolicyStatement(
                     sid="OwnDeadLetterQueue",
                     actions=list(DLQ_ACTIONS),
                     resources=[shared.messaging.dlqs[service].queue_arn],
+                ),
+            ]
+        if service in shared.messaging.work_queues:
+            statements += [
+                iam.PolicyStatement(
+                    sid="OwnWorkQueue",
+                    actions=[*QUEUE_ACTIONS, "sqs:SendMessage"],  # it sends its own work there
+                    resources=[shared.messaging.work_queues[service].queue_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="OwnWorkDeadLetterQueue",
+                    actions=list(DLQ_ACTIONS),
+                    resources=[shared.messaging.work_dlqs[service].queue_arn],
+                ),
+            ]
+        if service == "api":
+            statements += [
+                iam.PolicyStatement(
+                    sid="AdminQueues",
+                    actions=list(ADMIN_QUEUE_ACTIONS),
+                    resources=[q.queue_arn for q in shared.messaging.queues.values()],
+                ),
+                iam.PolicyStatement(
+                    sid="AdminDeadLetterQueues",
+                    actions=list(ADMIN_DLQ_ACTIONS),
+                    resources=[q.queue_arn for q in shared.messaging.dlqs.values()],
                 ),
             ]
         if service in shared.messaging.topics:
@@ -222,15 +272,17 @@ class TaskRole(Construct):
             wildcards += [
                 *(
                     f"Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/{name}/*"
-                    for name in deployment_stack_names(topology.prefix)
+                    for name in deployment_stack_names()
                 ),
                 f"Resource::arn:<AWS::Partition>:iam::*:role/{config.deploy_target_role_name}",
+                "Resource::*",
             ]
             reasons.append(
-                "Deployer: stacks are named '<prefix>-<environment>-<deployment id>' (the id is the wildcard, "
+                "Deployer: stacks are named 'snapinfra-<environment>-<deployment id>' (the id is the wildcard, "
                 "the stack id suffix is CloudFormation's); the roles it may assume in target accounts are "
                 "the ones a user names, restricted to the deployTargetRoleName pattern and to calls with an "
-                "external id."
+                "external id that starts with the deployer's prefix. cloudformation:GetTemplateSummary reads a "
+                "template body before any stack exists, so it has no stack to be scoped to ('*')."
             )
         if service == "notifier":
             statements += self._notifier(shared)
@@ -255,14 +307,15 @@ class TaskRole(Construct):
                 actions=list(STACK_ACTIONS),
                 resources=[
                     stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{name}/*")
-                    for name in deployment_stack_names(topology.prefix)
+                    for name in deployment_stack_names()
                 ],
             ),
+            iam.PolicyStatement(sid="ReadTemplates", actions=["cloudformation:GetTemplateSummary"], resources=["*"]),
             iam.PolicyStatement(
                 sid="AssumeTargetAccountRoles",
                 actions=["sts:AssumeRole"],
                 resources=[f"arn:{Aws.PARTITION}:iam::*:role/{self._config.deploy_target_role_name}"],
-                conditions={"Null": {"sts:ExternalId": "false"}},
+                conditions={"StringLike": {"sts:ExternalId": f"{EXTERNAL_ID_PREFIX}*"}},
             ),
         ]
         if execution_role is not None:

@@ -17,7 +17,7 @@ from snapinfra_infra.data import Data
 from snapinfra_infra.gateway import Identity, PublicApi
 from snapinfra_infra.messaging import Messaging
 from snapinfra_infra.monitoring import Monitoring
-from snapinfra_infra.permissions import DeploymentExecutionRole, Shared, TaskRole
+from snapinfra_infra.permissions import EXTERNAL_ID_PREFIX, DeploymentExecutionRole, Shared, TaskRole
 from snapinfra_infra.storage import Storage
 from snapinfra_shared.events import SERVICES, Service
 from snapinfra_shared.topology import build_topology
@@ -91,6 +91,8 @@ class SnapinfraStack(Stack):
             identity=self.identity,
             log_retention=retention,
         )
+        # The notifier's links (confirmation, job pages) point at the api as users reach it: the HTTP API.
+        self.services["notifier"].container.add_environment("SNAPINFRA_PUBLIC_BASE_URL", self.api.url)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -122,6 +124,7 @@ class SnapinfraStack(Stack):
             env |= {"SNAPINFRA_GENERATOR": "bedrock", "SNAPINFRA_BEDROCK_MODEL_ID": self.config.bedrock_model_id}
         if service == "deployer":
             env["SNAPINFRA_CLOUDFORMATION_ROLE_ARN"] = self.deployment_role.role.role_arn
+            env["SNAPINFRA_EXTERNAL_ID_PREFIX"] = EXTERNAL_ID_PREFIX  # the one its role may assume with
         if service == "notifier" and self.config.email_sender:
             env["SNAPINFRA_EMAIL_SENDER"] = self.config.email_sender
         return env
@@ -212,6 +215,16 @@ class SnapinfraStack(Stack):
             )
         for service, topic in self.messaging.topics.items():
             CfnOutput(self, f"{_pascal(service)}TopicArn", value=topic.topic_arn, description=f"{service}'s events")
+        for service, queue in self.messaging.work_queues.items():
+            CfnOutput(
+                self, f"{_pascal(service)}WorkQueueUrl", value=queue.queue_url, description=f"the {service}'s own work"
+            )
+            CfnOutput(
+                self,
+                f"{_pascal(service)}WorkDeadLetterQueueUrl",
+                value=self.messaging.work_dlqs[service].queue_url,
+                description=f"the {service} work queue's DLQ",
+            )
         CfnOutput(self, "OperationsTopicArn", value=self.monitoring.topic.topic_arn, description="alarms go here")
         CfnOutput(self, "ApiUrl", value=self.api.url, description="the public HTTP API")
         CfnOutput(self, "JwtIssuer", value=self.identity.issuer)

@@ -104,6 +104,11 @@ def test_compose_sets_every_required_setting(
     env = {k: interpolate(str(v)) for k, v in compose["services"][service]["environment"].items()}
     settings = settings_from(env, service, monkeypatch)
     assert settings.topology().bucket == env["SNAPINFRA_BUCKET"]
+    if service in ("api", "notifier"):  # webhooks to the compose network's services and the host, as `make dev`
+        assert {"127.0.0.1", "localhost"} <= set(settings.webhook_allowed_hosts)
+    if service == "notifier":  # links point at the api as the host reaches it
+        assert str(settings.public_base_url).rstrip("/") == "http://127.0.0.1:5000"
+        assert settings.email_sender == env["SNAPINFRA_EMAIL_SENDER"]
     if service == "api":
         monkeypatch.delenv("SNAPINFRA_AUTH_MODE")
         with pytest.raises(ValidationError):  # the check can fail: jwt mode without its issuer
@@ -121,12 +126,29 @@ def test_each_ecs_task_sets_every_required_setting(
         for t in synthesized.of_type("AWS::ECS::TaskDefinition").values()
         if t["Properties"]["ContainerDefinitions"][0]["Name"] == service
     ]
-    env = {e["Name"]: render(e["Value"]) for e in task["Properties"]["ContainerDefinitions"][0]["Environment"]}
+    raw = {e["Name"]: e["Value"] for e in task["Properties"]["ContainerDefinitions"][0]["Environment"]}
+    env = {name: render(value) for name, value in raw.items()}
+    (http_api,) = synthesized.of_type("AWS::ApiGatewayV2::Api")
+    endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com"  # what the HTTP API's ApiEndpoint resolves to
+    if service == "notifier":
+        assert raw["SNAPINFRA_PUBLIC_BASE_URL"] == {"Fn::GetAtt": [http_api, "ApiEndpoint"]}
+        env["SNAPINFRA_PUBLIC_BASE_URL"] = endpoint
+    if service == "deployer":  # what the execution role's Arn resolves to
+        env["SNAPINFRA_CLOUDFORMATION_ROLE_ARN"] = "arn:aws:iam::123456789012:role/Snapinfra-DeploymentExecutionRole"
     settings = settings_from(env, service, monkeypatch)
     assert settings.prefix == synthesized.topology.prefix
     assert settings.topology().bucket == synthesized.topology.bucket
     if service == "api":
         assert settings.auth_mode == "jwt" and settings.jwt_jwks_url.endswith("/.well-known/jwks.json")
+        assert settings.webhook_allowed_hosts == []  # production: webhooks reach public https hosts only
+    if service == "notifier":
+        assert settings.email_sender == synthesized.config.email_sender
+        assert str(settings.public_base_url).rstrip("/") == endpoint
+        assert settings.webhook_allowed_hosts == []
+    if service == "deployer":
+        role = render(raw["SNAPINFRA_CLOUDFORMATION_ROLE_ARN"]).removeprefix("${").removesuffix(".Arn}")
+        trust = synthesized.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert settings.cloudformation_role_arn and trust[0]["Principal"] == {"Service": "cloudformation.amazonaws.com"}
 
 
 def dockerfile_instructions(service: str) -> list[tuple[str, str]]:

@@ -3,16 +3,26 @@ is given), its queue and DLQ, its topic; and the deployer's and notifier's extra
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
 import pytest
 
-from snapinfra_infra.cfn import as_list, render
+from snapinfra_infra.cfn import as_list, logical_id, render
 from snapinfra_shared.events import SERVICES
 
 # Which other prefixes a service may read (GetObject only): the artifacts events hand it.
-READS = {"api": {"codegen/"}, "deployer": {"codegen/"}}
+READS = {"api": {"codegen/"}, "deployer": {"codegen/"}, "notifier": {"codegen/"}}  # notifier: download links
+# The api's admin routes operate every consumer's queue (depths, redrive) and DLQ (list, redrive).
+ADMIN_ON_QUEUES = {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"}
+ADMIN_ON_DLQS = {
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+}
 PUBLISH_KEY_ACTIONS = {"kms:GenerateDataKey*", "kms:Decrypt"}
 REF = re.compile(r"^\$\{([A-Za-z0-9]+)(?:\.([A-Za-z]+))?\}(.*)$")
 
@@ -28,6 +38,9 @@ class Ownership:
         for service, spec in topo.tables.items():
             self.owner[("AWS::DynamoDB::Table", spec.name)] = service
         for service, spec in topo.queues.items():
+            self.owner[("AWS::SQS::Queue", spec.name)] = service
+            self.owner[("AWS::SQS::Queue", spec.dlq_name)] = service
+        for service, spec in topo.work_queues.items():
             self.owner[("AWS::SQS::Queue", spec.name)] = service
             self.owner[("AWS::SQS::Queue", spec.dlq_name)] = service
         for service, name in topo.topics.items():
@@ -50,7 +63,6 @@ class Ownership:
         return problems
 
     def _allowed(self, service: str, actions: set[str], text: str, conditions: dict[str, Any]) -> bool:
-        prefix = self.topology.prefix
         match = REF.match(text)
         if match:
             logical, _attribute, rest = match.groups()
@@ -81,18 +93,26 @@ class Ownership:
                 )
             if rest not in ("", "/index/*"):
                 return False
+            if service == "api" and kind == "AWS::SQS::Queue" and self.owner.get((kind, name)) != service:
+                consumer_queues = {q.name for q in self.topology.queues.values()}
+                consumer_dlqs = {q.dlq_name for q in self.topology.queues.values()}
+                return (name in consumer_queues and actions <= ADMIN_ON_QUEUES) or (
+                    name in consumer_dlqs and actions <= ADMIN_ON_DLQS
+                )
             return self.owner.get((kind, name)) == service
         if text == "*":
-            return service == "notifier" and actions == {"sns:Publish"}
-        if service == "deployer" and re.fullmatch(
-            rf"arn:\$\{{AWS::Partition\}}:cloudformation:\$\{{AWS::Region\}}:\$\{{AWS::AccountId\}}:stack/{prefix}-(dev|staging|prod)-\*/\*",
+            return (service == "notifier" and actions == {"sns:Publish"}) or (
+                service == "deployer" and actions == {"cloudformation:GetTemplateSummary"}
+            )
+        if service == "deployer" and re.fullmatch(  # the deployer's stack names carry no resource prefix
+            r"arn:\$\{AWS::Partition\}:cloudformation:\$\{AWS::Region\}:\$\{AWS::AccountId\}:stack/snapinfra-(dev|staging|prod)-\*/\*",
             text,
         ):
             return all(a.startswith("cloudformation:") and "Update" not in a for a in actions)
         if service == "deployer" and re.fullmatch(
             r"arn:\$\{AWS::Partition\}:iam::\*:role/[A-Za-z0-9+=,.@_-]+\*?", text
         ):
-            return actions == {"sts:AssumeRole"} and conditions == {"Null": {"sts:ExternalId": "false"}}
+            return actions == {"sts:AssumeRole"} and conditions == {"StringLike": {"sts:ExternalId": "snapinfra:*"}}
         if service == "notifier" and re.fullmatch(
             r"arn:\$\{AWS::Partition\}:ses:\$\{AWS::Region\}:\$\{AWS::AccountId\}:identity/[a-z0-9.@-]+", text
         ):
@@ -180,7 +200,11 @@ def test_the_deployer_passes_only_the_cloudformation_execution_role(synthesized:
         ("codegen", {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "${BUCKET}/uploads/*"}),
         ("codegen", {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "${BUCKET}"}),
         ("api", {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "${BUCKET}/codegen/*"}),
-        ("notifier", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "${BUCKET}/codegen/*"}),
+        ("notifier", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "${BUCKET}/deployments/*"}),
+        ("deployer", {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "${WORKQUEUE:notifier}"}),
+        ("api", {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "${QUEUE:codegen}"}),
+        ("api", {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "${WORKQUEUE:notifier}"}),
+        ("deployer", {"Effect": "Allow", "Action": "cloudformation:CreateStack", "Resource": "*"}),
         ("codegen", {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "${QUEUE:api}"}),
         ("api", {"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}),
         ("codegen", {"Effect": "Allow", "Action": "sns:Publish", "Resource": "${TOPIC:api}"}),
@@ -202,6 +226,71 @@ def test_the_check_refuses_a_grant_on_another_services_resource(
     text = re.sub(
         r"\$\{QUEUE:(\w+)\}", lambda m: "${" + logical("AWS::SQS::Queue", topo.queues[m[1]].name) + ".Arn}", text
     )
+    text = re.sub(
+        r"\$\{WORKQUEUE:(\w+)\}",
+        lambda m: "${" + logical("AWS::SQS::Queue", topo.work_queues[m[1]].name) + ".Arn}",
+        text,
+    )
     text = re.sub(r"\$\{TOPIC:(\w+)\}", lambda m: "${" + logical("AWS::SNS::Topic", topo.topics[m[1]]) + "}", text)
     text = text.replace("${BUCKET}", "${" + logical("AWS::S3::Bucket", topo.bucket) + ".Arn}")
     assert Ownership(synthesized).violations(service, {**statement, "Resource": text})
+
+
+def _grants_on_queue(synthesized: Any, role: str, queue_name: str) -> set[str]:
+    queue = logical_id(synthesized.template, "AWS::SQS::Queue", queue_name)
+    return {
+        action
+        for s in statements_of(synthesized, role)
+        if s["Effect"] == "Allow" and "${" + queue + ".Arn}" in {render(r) for r in as_list(s["Resource"])}
+        for action in as_list(s["Action"])
+    }
+
+
+def test_only_the_notifier_works_its_delivery_queue(synthesized: Any) -> None:
+    roles = task_roles(synthesized)
+    (work,) = synthesized.topology.work_queues.values()
+    needed = {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+    assert needed <= _grants_on_queue(synthesized, roles["notifier"], work.name)
+    assert "sqs:SendMessage" in _grants_on_queue(synthesized, roles["notifier"], work.dlq_name)
+    for service in set(SERVICES) - {"notifier"}:
+        assert not _grants_on_queue(synthesized, roles[service], work.name)
+        assert not _grants_on_queue(synthesized, roles[service], work.dlq_name)
+
+
+def test_the_deployer_may_send_its_rechecks_to_its_own_queue(synthesized: Any) -> None:
+    roles = task_roles(synthesized)
+    spec = synthesized.topology.queues["deployer"]
+    assert {"sqs:SendMessage", "sqs:ReceiveMessage"} <= _grants_on_queue(synthesized, roles["deployer"], spec.name)
+    assert "sqs:SendMessage" not in _grants_on_queue(
+        synthesized, roles["codegen"], synthesized.topology.queues["codegen"].name
+    )
+
+
+def test_the_deployers_grants_cover_the_names_and_external_ids_it_uses(synthesized: Any) -> None:
+    from snapinfra_api.deployments import stack_name
+    from snapinfra_deployer.adapters.stacks import StackTargets
+
+    statements = statements_of(synthesized, task_roles(synthesized)["deployer"])
+    stacks = [
+        render(r).rsplit(":stack/", 1)[1]
+        for s in statements
+        if "cloudformation:CreateStack" in as_list(s["Action"])
+        for r in as_list(s["Resource"])
+    ]
+    name = stack_name("staging", "0b9c6f0e-4d1a-4b8e-9f3a-1c2d3e4f5a6b")
+    assert any(fnmatch.fnmatchcase(f"{name}/some-stack-id", pattern) for pattern in stacks), (name, stacks)
+    assert not any(fnmatch.fnmatchcase("other-staging-1c2d3e4f5a6b/x", pattern) for pattern in stacks)
+    (assume,) = [s for s in statements if s.get("Action") == "sts:AssumeRole"]
+    (pattern,) = assume["Condition"]["StringLike"].values()
+    (task,) = [
+        t
+        for t in synthesized.of_type("AWS::ECS::TaskDefinition").values()
+        if t["Properties"]["ContainerDefinitions"][0]["Name"] == "deployer"
+    ]
+    env = {e["Name"]: e["Value"] for e in task["Properties"]["ContainerDefinitions"][0]["Environment"]}
+    targets = StackTargets(
+        default_region="us-east-1", external_id_prefix=env["SNAPINFRA_EXTERNAL_ID_PREFIX"], session_seconds=900
+    )
+    assert fnmatch.fnmatchcase(targets.external_id("user-1"), pattern)
+    reads = {a for s in statements for a in as_list(s["Action"])}
+    assert {"cloudformation:GetTemplateSummary", "cloudformation:DescribeStackEvents"} <= reads

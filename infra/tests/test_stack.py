@@ -16,8 +16,8 @@ QUEUE = "AWS::SQS::Queue"
 
 def test_each_consumer_has_an_encrypted_long_polling_queue_with_its_dlq(synthesized: Any, template: Any) -> None:
     t = synthesized.template
-    assert synthesized.topology.queues, "the topology declares queues"
-    for spec in synthesized.topology.queues.values():
+    assert synthesized.topology.queues and synthesized.topology.work_queues, "the topology declares queues"
+    for spec in [*synthesized.topology.queues.values(), *synthesized.topology.work_queues.values()]:
         dlq = logical_id(t, "AWS::SQS::Queue", spec.dlq_name)
         template.has_resource_properties(
             "AWS::SQS::Queue",
@@ -99,6 +99,14 @@ def test_queue_policies_admit_only_their_own_topics(synthesized: Any) -> None:
         assert allowed == wanted
         denies = [s for s in policies[0] if s["Effect"] == "Deny"]
         assert denies and denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for spec in synthesized.topology.work_queues.values():  # no topic feeds a work queue: TLS-only, no Allow
+        queue = logical_id(t, "AWS::SQS::Queue", spec.name)
+        (policy,) = [
+            p["Properties"]["PolicyDocument"]["Statement"]
+            for p in synthesized.of_type("AWS::SQS::QueuePolicy").values()
+            if {"Ref": queue} in p["Properties"]["Queues"]
+        ]
+        assert [s["Effect"] for s in policy] == ["Deny"]
 
 
 def test_topics_are_encrypted_and_tls_only(synthesized: Any, template: Any) -> None:
@@ -207,7 +215,12 @@ def test_a_table_per_service_on_demand_with_pitr_ttl_and_its_indexes(synthesized
         table = synthesized.resources[logical_id(synthesized.template, "AWS::DynamoDB::Table", spec.name)]
         attributes = {a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]}
         assert attributes == dict.fromkeys(keys, "S")
-    assert {i.name for i in synthesized.topology.tables["api"].indexes} == {"gsi1", "outbox"}
+    assert {i.name for i in synthesized.topology.tables["api"].indexes} == {
+        "gsi1",
+        "outbox",
+        "deployments_by_status",
+        "deployments_by_environment",
+    }
 
 
 def test_a_fargate_service_per_service_from_its_own_dockerfile(synthesized: Any) -> None:
@@ -278,7 +291,8 @@ def _alarm_on(synthesized: Any, metric: str, kind: str, name: str) -> dict[str, 
 def test_the_guides_alarms_and_more_all_to_the_operations_topic(synthesized: Any, template: Any) -> None:
     t, topology = synthesized.template, synthesized.topology
     operations = {"Ref": logical_id(t, "AWS::SNS::Topic", f"{topology.prefix}-operations")}
-    for spec in topology.queues.values():
+    queues = [*topology.queues.values(), *topology.work_queues.values()]
+    for spec in queues:
         depth = _alarm_on(synthesized, "ApproximateNumberOfMessagesVisible", QUEUE, spec.name)
         assert (depth["Threshold"], depth["ComparisonOperator"]) == (100, "GreaterThanThreshold")
         age = _alarm_on(synthesized, "ApproximateAgeOfOldestMessage", QUEUE, spec.name)
@@ -298,7 +312,7 @@ def test_the_guides_alarms_and_more_all_to_the_operations_topic(synthesized: Any
     rate = [a for a in math if any("100 * errors / requests" in str(m.get("Expression")) for m in a["Metrics"])]
     assert len(rate) == 1 and rate[0]["Threshold"] == 5
     alarms = _alarms(synthesized)
-    assert len(alarms) == 3 * len(topology.queues) + len(topology.topics) + 2
+    assert len(alarms) == 3 * len(queues) + len(topology.topics) + 2
     for alarm in alarms:
         assert alarm["AlarmActions"] == [operations]
     template.has_resource_properties(

@@ -26,6 +26,7 @@ def build_dependencies(settings: DeployerSettings, clients: AwsClients, resource
             external_id_prefix=settings.external_id_prefix,
             session_seconds=settings.role_session_seconds,
             max_attempts=settings.aws_max_attempts,
+            cloudformation_role_arn=settings.cloudformation_role_arn,
         ),
         publisher=Publisher(clients.sns, resources.topic_arn),
         rechecks=Rechecks(clients.sqs, resources.queue_url),

@@ -27,3 +27,8 @@ class DeployerSettings(WorkerSettings):
         description="ExternalId of a cross-account AssumeRole: this prefix followed by the user id",
     )
     role_session_seconds: int = Field(default=900, ge=900, le=43200, description="lifetime of assumed credentials")
+    cloudformation_role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description="service role CloudFormation uses for stacks in this account (RoleARN); not with an assumed role",
+    )

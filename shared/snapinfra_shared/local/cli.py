@@ -137,7 +137,10 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
 def provision_command(prefix: str) -> None:
     """Provision the topology on the endpoint in AWS_ENDPOINT_URL (or real AWS)."""
     configure_logging("provision", fmt="text")
-    result = provision(AwsClients(), build_topology(prefix, os.environ.get("SNAPINFRA_BUCKET")))
+    clients = AwsClients()
+    result = provision(clients, build_topology(prefix, os.environ.get("SNAPINFRA_BUCKET")))
+    if os.environ.get("SNAPINFRA_EMAIL_SENDER"):  # docker-compose: the notifier's sender, as `make dev` does
+        verify_email_sender(clients, os.environ["SNAPINFRA_EMAIL_SENDER"])
     click.echo(result)
 
 

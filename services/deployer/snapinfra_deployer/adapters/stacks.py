@@ -66,11 +66,13 @@ def _not_found(exc: ClientError) -> bool:
 
 
 class Stacks:
-    """One CloudFormation client, in one account and region."""
+    """One CloudFormation client, in one account and region; with `role_arn`, CloudFormation creates and
+    deletes the stacks with that role (a service role), not with the caller's own permissions."""
 
-    def __init__(self, cloudformation: Any, region: str):
+    def __init__(self, cloudformation: Any, region: str, role_arn: str | None = None):
         self._cf = cloudformation
         self.region = region
+        self._role = {"RoleARN": role_arn} if role_arn else {}
 
     def declared_parameters(self, body: str) -> set[str]:
         try:
@@ -101,6 +103,7 @@ class Stacks:
                 TimeoutInMinutes=timeout_minutes,
                 OnFailure="ROLLBACK",
                 ClientRequestToken=token,
+                **self._role,
             )
             return str(response["StackId"])
         except ClientError as exc:
@@ -164,7 +167,7 @@ class Stacks:
 
     def delete(self, stack_id: str, token: str) -> None:
         try:
-            self._cf.delete_stack(StackName=stack_id, ClientRequestToken=token)
+            self._cf.delete_stack(StackName=stack_id, ClientRequestToken=token, **self._role)
         except ClientError as exc:
             if _not_found(exc):
                 return
@@ -176,8 +179,17 @@ class Stacks:
 class StackTargets:
     """Builds the CloudFormation client of a deployment's target: this account, or another through a role."""
 
-    def __init__(self, *, default_region: str, external_id_prefix: str, session_seconds: int, max_attempts: int = 5):
+    def __init__(
+        self,
+        *,
+        default_region: str,
+        external_id_prefix: str,
+        session_seconds: int,
+        max_attempts: int = 5,
+        cloudformation_role_arn: str | None = None,
+    ):
         self.default_region = default_region
+        self._cloudformation_role_arn = cloudformation_role_arn
         self._external_id_prefix = external_id_prefix
         self._session_seconds = session_seconds
         self._config = Config(
@@ -197,7 +209,8 @@ class StackTargets:
         if role_arn is None:
             if region not in self._own:
                 self._own[region] = self._client("cloudformation", region, None)
-            return Stacks(self._own[region], region)
+            # Own account only: the service role lives here; in another account the assumed role acts itself.
+            return Stacks(self._own[region], region, self._cloudformation_role_arn)
         sts = self._client("sts", region, None)
         try:
             credentials = sts.assume_role(
