@@ -65,8 +65,10 @@ def test_admin_queue_status_needs_admin_rights(system):
     assert result.exit_code == 0, result.output
     services = {q["service"] for q in json.loads(result.stdout)["queues"]}
     assert services == {"api", "codegen", "deployer", "notifier"}
+    queues = {q["queue"]["name"].split("-", 1)[1] for q in json.loads(result.stdout)["queues"]}
+    assert queues == {"api", "codegen", "deployer", "notifier", "notifier-deliveries"}
     table = snapinfra(system, "admin", "queue-status", user="admin")
-    assert "codegen" in table.stdout and "DLQ" in table.stdout
+    assert "codegen" in table.stdout and "queue" in table.stdout and "DLQ" in table.stdout
 
 
 def test_bad_input_is_refused_with_the_field_named(system):

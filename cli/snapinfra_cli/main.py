@@ -422,6 +422,7 @@ def admin_queue_status(ctx: Context) -> None:
     rows = [
         {
             "service": q["service"],
+            "queue": q["queue"]["name"],
             "visible": q["queue"]["visible"],
             "in flight": q["queue"]["inFlight"],
             "delayed": q["queue"]["delayed"],
@@ -429,7 +430,7 @@ def admin_queue_status(ctx: Context) -> None:
         }
         for q in status["queues"]
     ]
-    ctx.emit(status, lambda: _table("queues", rows, ["service", "visible", "in flight", "delayed", "DLQ"]))
+    ctx.emit(status, lambda: _table("queues", rows, ["service", "queue", "visible", "in flight", "delayed", "DLQ"]))
 
 
 @admin.command("dlq")
@@ -438,7 +439,7 @@ def admin_queue_status(ctx: Context) -> None:
 @pass_context
 @handled
 def admin_dlq(ctx: Context, queue: str, limit: int) -> None:
-    """The dead letters of a queue (by service name), without removing them."""
+    """The dead letters of a queue (by service name, or a work queue's name), without removing them."""
     found = ctx.api.get(f"/api/admin/dlq/{queue}", limit=limit)
     ctx.emit(found, lambda: _table(found["dlq"], found["items"], ["type", "eventId", "receiveCount", "error"]))
 

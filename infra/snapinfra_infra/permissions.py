@@ -233,12 +233,16 @@ class TaskRole(Construct):
                 iam.PolicyStatement(
                     sid="AdminQueues",
                     actions=list(ADMIN_QUEUE_ACTIONS),
-                    resources=[q.queue_arn for q in shared.messaging.queues.values()],
+                    resources=[
+                        q.queue_arn for q in [*shared.messaging.queues.values(), *shared.messaging.work_queues.values()]
+                    ],
                 ),
                 iam.PolicyStatement(
                     sid="AdminDeadLetterQueues",
                     actions=list(ADMIN_DLQ_ACTIONS),
-                    resources=[q.queue_arn for q in shared.messaging.dlqs.values()],
+                    resources=[
+                        q.queue_arn for q in [*shared.messaging.dlqs.values(), *shared.messaging.work_dlqs.values()]
+                    ],
                 ),
             ]
         if service in shared.messaging.topics:

@@ -136,16 +136,19 @@ class SnapinfraStack(Stack):
             if service == "api":
                 scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=API_CPU_TARGET_PERCENT)
                 continue
-            queue = self.messaging.queues.get(service)
-            if queue is None:
+            # Its event queue and its work queue (the notifier's deliveries): both are its backlog.
+            queues = [q for q in (self.messaging.queues.get(service), self.messaging.work_queues.get(service)) if q]
+            if not queues:
                 continue
-            self._backlog_policy(service, scaling, queue_name=queue.queue_name, service_name=unit.service.service_name)
+            self._backlog_policy(
+                service, scaling, queue_names=[q.queue_name for q in queues], service_name=unit.service.service_name
+            )
 
     def _backlog_policy(
-        self, service: Service, scaling: ecs.ScalableTaskCount, *, queue_name: str, service_name: str
+        self, service: Service, scaling: ecs.ScalableTaskCount, *, queue_names: list[str], service_name: str
     ) -> None:
-        """Target tracking on metric math (visible messages / running tasks), AWS's recipe for queue
-        workers; the L2 construct takes only a single metric, so this is the CloudFormation resource."""
+        """Target tracking on metric math (visible messages of its queues / running tasks), AWS's recipe for
+        queue workers; the L2 construct takes only a single metric, so this is the CloudFormation resource."""
         target = scaling.node.find_child("Target")
         assert isinstance(target, appscaling.ScalableTarget)
         query = appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty
@@ -164,17 +167,20 @@ class SnapinfraStack(Stack):
                 scale_out_cooldown=60,
                 customized_metric_specification=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
                     metrics=[
-                        query(
-                            id="visible",
-                            metric_stat=stat(
-                                metric=metric(
-                                    namespace="AWS/SQS",
-                                    metric_name="ApproximateNumberOfMessagesVisible",
-                                    dimensions=[dimension(name="QueueName", value=queue_name)],
+                        *(
+                            query(
+                                id=f"visible{i}",
+                                metric_stat=stat(
+                                    metric=metric(
+                                        namespace="AWS/SQS",
+                                        metric_name="ApproximateNumberOfMessagesVisible",
+                                        dimensions=[dimension(name="QueueName", value=queue_name)],
+                                    ),
+                                    stat="Sum",
                                 ),
-                                stat="Sum",
-                            ),
-                            return_data=False,
+                                return_data=False,
+                            )
+                            for i, queue_name in enumerate(queue_names)
                         ),
                         query(
                             id="tasks",
@@ -193,7 +199,7 @@ class SnapinfraStack(Stack):
                         ),
                         query(
                             id="backlog_per_task",
-                            expression="visible / tasks",
+                            expression="(" + " + ".join(f"visible{i}" for i in range(len(queue_names))) + ") / tasks",
                             label=f"{service} backlog per task",
                             return_data=True,
                         ),

@@ -94,8 +94,9 @@ class Ownership:
             if rest not in ("", "/index/*"):
                 return False
             if service == "api" and kind == "AWS::SQS::Queue" and self.owner.get((kind, name)) != service:
-                consumer_queues = {q.name for q in self.topology.queues.values()}
-                consumer_dlqs = {q.dlq_name for q in self.topology.queues.values()}
+                every = [*self.topology.queues.values(), *self.topology.work_queues.values()]
+                consumer_queues = {q.name for q in every}
+                consumer_dlqs = {q.dlq_name for q in every}
                 return (name in consumer_queues and actions <= ADMIN_ON_QUEUES) or (
                     name in consumer_dlqs and actions <= ADMIN_ON_DLQS
                 )
@@ -247,12 +248,15 @@ def _grants_on_queue(synthesized: Any, role: str, queue_name: str) -> set[str]:
 
 
 def test_only_the_notifier_works_its_delivery_queue(synthesized: Any) -> None:
+    """The notifier works it; the api's admin routes only inspect and redrive it; nobody else touches it."""
     roles = task_roles(synthesized)
     (work,) = synthesized.topology.work_queues.values()
     needed = {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
     assert needed <= _grants_on_queue(synthesized, roles["notifier"], work.name)
     assert "sqs:SendMessage" in _grants_on_queue(synthesized, roles["notifier"], work.dlq_name)
-    for service in set(SERVICES) - {"notifier"}:
+    assert _grants_on_queue(synthesized, roles["api"], work.name) == ADMIN_ON_QUEUES
+    assert _grants_on_queue(synthesized, roles["api"], work.dlq_name) == ADMIN_ON_DLQS
+    for service in set(SERVICES) - {"notifier", "api"}:
         assert not _grants_on_queue(synthesized, roles[service], work.name)
         assert not _grants_on_queue(synthesized, roles[service], work.dlq_name)
 

@@ -259,12 +259,16 @@ def test_workers_scale_on_backlog_per_task(synthesized: Any) -> None:
         config = policy["TargetTrackingScalingPolicyConfiguration"]
         assert config["TargetValue"] == BACKLOG_PER_TASK[service]
         metrics = {m["Id"]: m for m in config["CustomizedMetricSpecification"]["Metrics"]}
-        assert metrics["backlog_per_task"]["Expression"] == "visible / tasks"
-        visible = metrics["visible"]["MetricStat"]["Metric"]
-        assert visible["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        (dimension,) = visible["Dimensions"]
-        assert dimension["Name"] == "QueueName"
-        assert render(dimension["Value"]) == "${" + logical_id(synthesized.template, QUEUE, spec.name) + ".QueueName}"
+        # its event queue, and its work queue when it has one (the notifier's deliveries)
+        backlog = [spec.name] + ([synthesized.topology.work_queues[service].name] if service == "notifier" else [])
+        terms = " + ".join(f"visible{i}" for i in range(len(backlog)))
+        assert metrics["backlog_per_task"]["Expression"] == f"({terms}) / tasks"
+        for i, name in enumerate(backlog):
+            visible = metrics[f"visible{i}"]["MetricStat"]["Metric"]
+            assert visible["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            (dimension,) = visible["Dimensions"]
+            assert dimension["Name"] == "QueueName"
+            assert render(dimension["Value"]) == "${" + logical_id(synthesized.template, QUEUE, name) + ".QueueName}"
         assert metrics["tasks"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
     for target in synthesized.of_type("AWS::ApplicationAutoScaling::ScalableTarget").values():
         assert target["Properties"]["MinCapacity"] == 1

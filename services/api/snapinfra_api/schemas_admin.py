@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -27,6 +28,7 @@ class QueueDepthOut(_Out):
 
 class QueueStatusOut(_Out):
     service: str
+    purpose: Literal["events", "work"] = Field(description="the service's event queue, or a work queue of its own")
     queue: QueueDepthOut
     dlq: QueueDepthOut
     dlq_depth: int = Field(description="every message in the DLQ, visible or not")

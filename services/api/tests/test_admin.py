@@ -55,8 +55,15 @@ def test_queue_status_shows_every_queue_and_its_dlq(client, stack):
     stack.clients.sqs.send_message(QueueUrl=stack.queue_url("notifier", dlq=True), MessageBody="{}")
     response = admin.get("/api/admin/queue-status")
     assert response.status_code == 200
-    queues = {q["service"]: q for q in response.json["queues"]}
-    assert set(queues) == set(stack.topology.queues)
+    events = {q["service"]: q for q in response.json["queues"] if q["purpose"] == "events"}
+    work = {q["queue"]["name"]: q for q in response.json["queues"] if q["purpose"] == "work"}
+    assert set(events) == set(stack.topology.queues)
+    assert (
+        set(work)
+        == {spec.name for spec in stack.topology.work_queues.values()}
+        == {f"{stack.prefix}-notifier-deliveries"}
+    )
+    queues = events
     assert queues["codegen"]["queue"] == {"name": f"{stack.prefix}-codegen", "visible": 1, "inFlight": 0, "delayed": 0}
     assert queues["notifier"]["dlq"]["name"] == f"{stack.prefix}-notifier-dlq"
     assert queues["notifier"]["dlqDepth"] == 1 and queues["codegen"]["dlqDepth"] == 0
@@ -113,6 +120,22 @@ def test_redrive_moves_dead_letters_back_to_their_queue(client, stack, caplog):
     assert {tuple(sorted(m.get("MessageAttributes", {}))) for m in back} == {("type",)}
     assert stack.drain("api", dlq=True) == []
     assert any(getattr(r, "action", "") == "dlq-redrive" and r.moved == 3 for r in caplog.records)
+
+
+def test_a_work_queue_is_inspected_and_redriven_by_its_short_name(client, stack):
+    admin = As(client, "admin")
+    spec = stack.topology.work_queues["notifier"]
+    dlq_url = stack.clients.sqs.get_queue_url(QueueName=spec.dlq_name)["QueueUrl"]
+    stack.clients.sqs.send_message(QueueUrl=dlq_url, MessageBody='{"delivery": "d-1"}')
+    listed = admin.get("/api/admin/dlq/notifier-deliveries")
+    assert listed.status_code == 200
+    assert listed.json["queue"] == spec.name and listed.json["dlq"] == spec.dlq_name
+    assert len(listed.json["items"]) == 1
+    redriven = admin.post("/api/admin/dlq/notifier-deliveries/redrive")
+    assert redriven.json == {"queue": spec.name, "moved": 1, "failed": 0, "remaining": 0}
+    queue_url = stack.clients.sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
+    back = stack.clients.sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    assert [m["Body"] for m in back] == ['{"delivery": "d-1"}']
 
 
 def test_an_unknown_queue_is_404(client):

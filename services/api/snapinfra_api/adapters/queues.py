@@ -67,12 +67,20 @@ class QueueInspector:
         self._sqs, self._topology = sqs, topology
 
     def queues(self) -> list[QueueSpec]:
-        return list(self._topology.queues.values())
+        """Every queue a service consumes: the event queues, then the work queues (the notifier's deliveries)."""
+        return [*self._topology.queues.values(), *self._topology.work_queues.values()]
+
+    def is_work_queue(self, spec: QueueSpec) -> bool:
+        return spec in self._topology.work_queues.values()
 
     def find(self, name: str) -> QueueSpec:
-        """A queue of the topology by its service (`codegen`) or its name (`<prefix>-codegen[-dlq]`)."""
+        """A queue of the topology by its service (`codegen`) or its name (`<prefix>-codegen[-dlq]`); a work
+        queue by its name, with or without the prefix (`notifier-deliveries`)."""
         for spec in self._topology.queues.values():
             if name in (spec.service, spec.name, spec.dlq_name):
+                return spec
+        for spec in self._topology.work_queues.values():
+            if name in (spec.name.removeprefix(f"{self._topology.prefix}-"), spec.name, spec.dlq_name):
                 return spec
         raise UnknownQueue(name)
 

@@ -58,6 +58,7 @@ def queue_status() -> ResponseReturnValue:
         queues.append(
             QueueStatusOut(
                 service=spec.service,
+                purpose="work" if inspector.is_work_queue(spec) else "events",
                 queue=QueueDepthOut.of(queue),
                 dlq=QueueDepthOut.of(dlq),
                 dlq_depth=dlq.visible + dlq.in_flight + dlq.delayed,
