@@ -13,8 +13,6 @@ conditional write that accepts it, and is settled by the deployer's first answer
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from snapinfra_api.adapters.repository import InvalidCursor, _outbox_attributes
+from snapinfra_api.adapters.table import decode_cursor, encode_cursor, outbox_attributes
 from snapinfra_api.domain.deployments import Deployment, DeploymentStatus, Step, status_rank
 from snapinfra_shared.events import Envelope
 
@@ -149,13 +147,13 @@ class DeploymentRepository:
     def add(self, deployment: Deployment, event: Envelope) -> None:
         self._ddb.put_item(
             TableName=self.table,
-            Item={**_item(deployment), **_outbox_attributes(event)},
+            Item={**_item(deployment), **outbox_attributes(event)},
             ConditionExpression="attribute_not_exists(pk)",
         )
 
     def request_destroy(self, deployment: Deployment, event: Envelope, attempt: int, at: datetime) -> bool:
         """Move to `destroying` (attempt n) with its event; False if the deployment moved meanwhile."""
-        outbox = _outbox_attributes(event)
+        outbox = outbox_attributes(event)
         try:
             self._ddb.update_item(
                 TableName=self.table,
@@ -281,8 +279,7 @@ class DeploymentRepository:
             query["ExpressionAttributeNames"] = {f"#{name}": name for name in wanted}
             query["ExpressionAttributeValues"] |= {f":{name}": {"S": value} for name, value in wanted.items()}
         if cursor:
-            expected = {"pk", "sk"} | ({pk_name, sk_name} if index else set())
-            query["ExclusiveStartKey"] = decode_cursor(cursor, expected, (pk_name, pk))
+            query["ExclusiveStartKey"] = decode_cursor(cursor, (pk_name, pk))
         response = self._ddb.query(TableName=self.table, ScanIndexForward=False, Limit=limit, **query)
         last = response.get("LastEvaluatedKey")
         items = [_deployment(i) for i in response.get("Items", [])]
@@ -296,25 +293,7 @@ class DeploymentRepository:
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": STEP_PREFIX}},
         }
         if cursor:
-            query["ExclusiveStartKey"] = decode_cursor(cursor, {"pk", "sk"}, ("pk", pk))
+            query["ExclusiveStartKey"] = decode_cursor(cursor, ("pk", pk))
         response = self._ddb.query(TableName=self.table, ScanIndexForward=True, Limit=limit, **query)
         last = response.get("LastEvaluatedKey")
         return StepPage([_step(i) for i in response.get("Items", [])], encode_cursor(last) if last else None)
-
-
-def encode_cursor(key: dict[str, Any]) -> str:
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, names: set[str], partition: tuple[str, str]) -> dict[str, Any]:
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor("cursor is not one this API returned") from exc
-    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
-        raise InvalidCursor("cursor is not one this API returned")
-    name, value = partition
-    if set(plain) != names or plain.get(name) != value:
-        raise InvalidCursor("cursor belongs to another listing")
-    return {k: {"S": v} for k, v in plain.items()}

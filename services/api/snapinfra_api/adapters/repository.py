@@ -13,25 +13,23 @@ one transaction with the delete, and is deleted once published.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from snapinfra_api.adapters.table import (
+    OUTBOX_PK,
+    decode_cursor,
+    encode_cursor,
+    outbox_attributes,
+    standalone_outbox_key,
+)
 from snapinfra_api.domain.jobs import STATUS_RANK, CodeGenJob, Status
 from snapinfra_shared.catalog import Artifact
 from snapinfra_shared.events import Envelope
 from snapinfra_shared.spec import ProjectSpec
-
-OUTBOX_PK = "OUTBOX"
-
-
-class InvalidCursor(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,6 @@ def _user_pk(user_id: str) -> str:
 
 def _job_sk(job_id: str) -> str:
     return f"CODEGEN#{job_id}"
-
-
-def _outbox_attributes(event: Envelope, due: datetime | None = None) -> dict[str, Any]:
-    return {
-        "outbox_pk": {"S": OUTBOX_PK},
-        "outbox_sk": {"S": f"{(due or event.occurred_at).isoformat()}#{event.id}"},
-        "outbox_event": {"S": event.model_dump_json()},
-    }
-
-
-def _standalone_outbox_key(event: Envelope) -> dict[str, Any]:
-    return {"pk": {"S": f"{OUTBOX_PK}#{event.id}"}, "sk": {"S": OUTBOX_PK}}
 
 
 @dataclass(frozen=True)
@@ -136,7 +122,7 @@ class JobRepository:
         """The job and its event in one item, so one write accepts both."""
         self._ddb.put_item(
             TableName=self.table,
-            Item={**_job_item(job), **_outbox_attributes(event)},
+            Item={**_job_item(job), **outbox_attributes(event)},
             ConditionExpression="attribute_not_exists(pk)",
         )
 
@@ -155,7 +141,7 @@ class JobRepository:
                     {
                         "Put": {
                             "TableName": self.table,
-                            "Item": {**_standalone_outbox_key(event), **_outbox_attributes(event)},
+                            "Item": {**standalone_outbox_key(event), **outbox_attributes(event)},
                         }
                     },
                 ]
@@ -191,7 +177,7 @@ class JobRepository:
                 Key=entry.key,
                 UpdateExpression="SET outbox_sk = :due",
                 ConditionExpression="attribute_exists(outbox_pk)",
-                ExpressionAttributeValues={":due": _outbox_attributes(entry.event, due)["outbox_sk"]},
+                ExpressionAttributeValues={":due": outbox_attributes(entry.event, due)["outbox_sk"]},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -200,7 +186,7 @@ class JobRepository:
     def outbox_delete_standalone(self, events: list[Envelope]) -> None:
         for start in range(0, len(events), 25):
             requests = [
-                {"DeleteRequest": {"Key": _standalone_outbox_key(event)}} for event in events[start : start + 25]
+                {"DeleteRequest": {"Key": standalone_outbox_key(event)}} for event in events[start : start + 25]
             ]
             pending: dict[str, Any] = {self.table: requests}
             while pending:
@@ -231,10 +217,10 @@ class JobRepository:
             }
             partition = ("gsi1pk", gsi_pk)
         if cursor:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
+            query["ExclusiveStartKey"] = decode_cursor(cursor, partition)
         response = self._ddb.query(TableName=self.table, ScanIndexForward=False, Limit=limit, **query)
         last = response.get("LastEvaluatedKey")
-        return Page([_job(i) for i in response.get("Items", [])], _encode_cursor(last) if last else None)
+        return Page([_job(i) for i in response.get("Items", [])], encode_cursor(last) if last else None)
 
     # -- the projection of codegen events: monotonic, so replays and reordering are harmless ---
 
@@ -266,23 +252,3 @@ class JobRepository:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, partition: tuple[str, str]) -> dict[str, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        plain = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor("cursor is not one this API returned") from exc
-    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
-        raise InvalidCursor("cursor is not one this API returned")
-    name, value = partition
-    expected = {"pk", "sk"} | ({"gsi1pk", "gsi1sk"} if name == "gsi1pk" else set())
-    if set(plain) != expected or plain.get(name) != value:
-        raise InvalidCursor("cursor belongs to another listing")
-    return {k: {"S": v} for k, v in plain.items()}

@@ -16,12 +16,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from snapinfra_api.adapters.repository import (
+from snapinfra_api.adapters.table import (
     InvalidCursor,
-    _decode_cursor,
-    _encode_cursor,
-    _outbox_attributes,
-    _standalone_outbox_key,
+    decode_cursor,
+    encode_cursor,
+    outbox_attributes,
+    standalone_outbox_key,
 )
 from snapinfra_shared.catalog import NotificationAttempted
 from snapinfra_shared.events import Envelope
@@ -63,7 +63,7 @@ def _confirm_key(token_hash: str) -> dict[str, Any]:
 
 
 def _outbox_put(table: str, event: Envelope) -> dict[str, Any]:
-    return {"Put": {"TableName": table, "Item": {**_standalone_outbox_key(event), **_outbox_attributes(event)}}}
+    return {"Put": {"TableName": table, "Item": {**standalone_outbox_key(event), **outbox_attributes(event)}}}
 
 
 def _record(item: dict[str, Any]) -> SubscriptionRecord:
@@ -225,10 +225,10 @@ class SubscriptionReadModel:
         self, query: dict[str, Any], partition: tuple[str, str], limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         if cursor:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
+            query["ExclusiveStartKey"] = decode_cursor(cursor, partition)
         response = self._ddb.query(TableName=self.table, ScanIndexForward=False, Limit=limit, **query)
         last = response.get("LastEvaluatedKey")
-        return response.get("Items", []), _encode_cursor(last) if last else None
+        return response.get("Items", []), encode_cursor(last) if last else None
 
     # -- the projection of the notifier's events: monotonic, idempotent -------------------------
 

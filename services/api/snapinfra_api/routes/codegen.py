@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint, Response, current_app, g, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from snapinfra_api.adapters.repository import InvalidCursor
+from snapinfra_api.adapters.table import InvalidCursor
 from snapinfra_api.codegen_jobs import JobNotFound, JobNotReady
 from snapinfra_api.contract import Body, documented
 from snapinfra_api.domain.interpret import UninterpretablePrompt

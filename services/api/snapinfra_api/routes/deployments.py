@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
-from snapinfra_api.adapters.repository import InvalidCursor
+from snapinfra_api.adapters.table import InvalidCursor
 from snapinfra_api.contract import documented
 from snapinfra_api.deployment_schemas import (
     CreateDeployment,
