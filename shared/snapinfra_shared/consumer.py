@@ -47,6 +47,12 @@ class PoisonMessage(Exception):
     """This message can never be handled: send it to the DLQ now, without retrying."""
 
 
+class NotYet(Exception):
+    """An expected wait: what this event refers to has not arrived yet (delivery is unordered), or is busy.
+    Retried with the usual backoff and dead-lettered after `maxReceiveCount` like any failure, but logged
+    as a warning without a traceback, since nothing is wrong yet."""
+
+
 class RetryAfter(Exception):
     """Handle this message again in `seconds` (a schedule the handler keeps; SQS allows up to 12 h)."""
 
@@ -283,6 +289,9 @@ class Consumer:
             except RetryAfter as exc:
                 log.info("handler asked to be retried later", extra={"retry_in_seconds": exc.seconds})
                 return _Result(message, "retry", str(exc), delivery, exc.seconds)
+            except NotYet as exc:
+                log.warning("not handled yet; retrying", extra={"error": str(exc), "receive_count": receive_count})
+                return _Result(message, "retry", f"not yet: {_short(exc)}", delivery)
             except Exception as exc:
                 log.exception("handler failed", extra={"receive_count": receive_count})
                 return _Result(message, "retry", f"{type(exc).__name__}: {_short(exc)}", delivery)

@@ -15,6 +15,7 @@ from snapinfra_shared.consumer import (
     Consumer,
     ConsumerOptions,
     Delivery,
+    NotYet,
     PoisonMessage,
     parse_body,
 )
@@ -88,6 +89,28 @@ def test_a_failing_message_is_retried_then_dead_lettered_with_its_error(stack):
     [dead] = stack.drain("api", dlq=True)
     assert "the template bucket is gone" in dead["MessageAttributes"][ERROR_ATTRIBUTE]["StringValue"]
     assert parse_body(dead["Body"]).correlation_id == "corr-0"
+
+
+def test_an_expected_wait_is_retried_as_a_warning_and_still_ends_in_the_dlq(stack, caplog):
+    """NotYet: an event ahead of what it refers to. Retried like any failure, but no ERROR, no traceback."""
+    send(stack, envelope().model_dump_json())
+    attempts: list[int] = []
+
+    def handle(event: Envelope, delivery: Delivery) -> None:
+        attempts.append(delivery.receive_count)
+        raise NotYet("subscription s-1 has not arrived yet")
+
+    consumer = make_consumer(stack, handle, max_receive_count=3, retry_base_seconds=0.5)
+    deadline = time.monotonic() + 30
+    with caplog.at_level("INFO", logger="snapinfra_shared.consumer"):
+        while len(attempts) < 3 and time.monotonic() < deadline:
+            consumer.poll_once()
+    assert attempts == [1, 2, 3]
+    waits = [r for r in caplog.records if r.getMessage() == "not handled yet; retrying"]
+    assert [r.levelname for r in waits] == ["WARNING"] * 3 and not any(r.exc_info for r in waits)
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and r.getMessage() == "handler failed"]
+    [dead] = stack.drain("api", dlq=True)  # a wait that never ends is still dead-lettered, with its reason
+    assert "not yet: subscription s-1 has not arrived yet" in dead["MessageAttributes"][ERROR_ATTRIBUTE]["StringValue"]
 
 
 @pytest.mark.parametrize(

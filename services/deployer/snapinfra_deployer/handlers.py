@@ -41,7 +41,7 @@ from snapinfra_shared.catalog import (
     DeploymentStep,
     EventData,
 )
-from snapinfra_shared.consumer import Delivery, PoisonMessage
+from snapinfra_shared.consumer import Delivery, NotYet, PoisonMessage
 from snapinfra_shared.events import Envelope, new_event
 from snapinfra_shared.publisher import Publisher
 
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 EVENT_NAMESPACE = uuid.UUID("4f7d7c2e-3b1a-4f0e-9a57-1d2f5e8c6b90")
 
 
-class DeploymentBusy(RuntimeError):
+class DeploymentBusy(NotYet):
     """A destroy arrived while the stack is still being created: it comes back after a backoff."""
 
 

@@ -34,7 +34,7 @@ from snapinfra_shared.catalog import (
     SubscriptionDisabled,
     SubscriptionRequested,
 )
-from snapinfra_shared.consumer import Delivery, RetryAfter
+from snapinfra_shared.consumer import Delivery, NotYet, RetryAfter
 from snapinfra_shared.events import Envelope, new_event
 from snapinfra_shared.publisher import Publisher
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 NOTIFICATION_NAMESPACE = uuid.UUID("6f1c3a52-3f7e-4b7a-9a53-6e0f1d2b8c41")
 
 
-class NotYetKnown(RuntimeError):
+class NotYetKnown(NotYet):
     """What this event refers to has not arrived yet (delivery is unordered): try again later."""
 
 
