@@ -130,9 +130,17 @@ class WebhookSender:
         started = time.perf_counter()
         try:
             with pool:
+                # Only the status matters; the body is never read, so a receiver cannot make us hold a large one.
                 response = pool.urlopen(
-                    "POST", path, body=body.encode(), headers=headers, redirect=False, assert_same_host=False
+                    "POST",
+                    path,
+                    body=body.encode(),
+                    headers=headers,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
                 )
+                response.close()
         except urllib3.exceptions.HTTPError as exc:
             return WebhookResult(False, None, _ms(started), f"{type(exc).__name__}: {str(exc)[:300]}")
         latency = _ms(started)
