@@ -21,8 +21,8 @@ def provision(clients: AwsClients, topology: Topology) -> dict[str, Any]:
     """Provision everything; returns what was found or made (names, ARNs, URLs)."""
     topic_arns = {svc: clients.sns.create_topic(Name=name)["TopicArn"] for svc, name in topology.topics.items()}
     queue_urls = {svc: _queue(clients, spec, topic_arns) for svc, spec in topology.queues.items()}
-    for work_queue in topology.work_queues.values():
-        _work_queue(clients, work_queue)
+    for work_queue in topology.work_queues.values():  # a service's own scheduled work: no topic feeds it
+        _queue_with_dlq(clients, work_queue)
     for table in topology.tables.values():
         _table(clients, table)
     _bucket(clients, topology.bucket)
@@ -32,21 +32,7 @@ def provision(clients: AwsClients, topology: Topology) -> dict[str, Any]:
 
 def _queue(clients: AwsClients, spec: QueueSpec, topic_arns: dict[Service, str]) -> str:
     sqs, sns = clients.sqs, clients.sns
-    dlq_url = _create_queue(
-        sqs, spec.dlq_name, {"MessageRetentionPeriod": str(spec.dlq_retention_seconds), "SqsManagedSseEnabled": "true"}
-    )
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = _create_queue(
-        sqs,
-        spec.name,
-        {
-            "VisibilityTimeout": str(spec.visibility_timeout),
-            "ReceiveMessageWaitTimeSeconds": "20",
-            "MessageRetentionPeriod": str(4 * 24 * 3600),
-            "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}),
-        },
-    )
+    url = _queue_with_dlq(clients, spec)
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sources = [topic_arns[s.producer] for s in spec.subscriptions]
     policy = {
@@ -79,8 +65,8 @@ def _queue(clients: AwsClients, spec: QueueSpec, topic_arns: dict[Service, str])
     return str(url)
 
 
-def _work_queue(clients: AwsClients, spec: QueueSpec) -> str:
-    """A queue a service sends its own scheduled work to: a DLQ, no topic, no subscription."""
+def _queue_with_dlq(clients: AwsClients, spec: QueueSpec) -> str:
+    """The queue (long polling, encrypted, its visibility timeout) and its DLQ after `maxReceiveCount`."""
     sqs = clients.sqs
     dlq_url = _create_queue(
         sqs, spec.dlq_name, {"MessageRetentionPeriod": str(spec.dlq_retention_seconds), "SqsManagedSseEnabled": "true"}

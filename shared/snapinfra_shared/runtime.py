@@ -23,6 +23,7 @@ from snapinfra_shared.events import Envelope, Service, new_event
 from snapinfra_shared.logs import configure_logging
 from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.settings import ServiceSettings, WorkerSettings
+from snapinfra_shared.topology import QueueSpec
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,20 @@ def _event_id(message: dict[str, Any]) -> str | None:
         return None
 
 
+def consumer_options(settings: WorkerSettings, queue: QueueSpec) -> ConsumerOptions:
+    """How a service consumes one of its queues: the queue's own limits, the service's pace."""
+    return ConsumerOptions(
+        visibility_timeout=queue.visibility_timeout,
+        max_receive_count=queue.max_receive_count,
+        wait_time_seconds=settings.wait_time_seconds,
+        batch_size=settings.batch_size,
+        concurrency=settings.concurrency,
+        retry_base_seconds=settings.retry_base_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
 def consumer_for(
     clients: AwsClients, settings: WorkerSettings, resources: Resources, handlers: Mapping[str, EventHandler]
 ) -> Consumer:
@@ -182,16 +197,7 @@ def consumer_for(
         queue_url=resources.queue_url,
         dlq_url=resources.dlq_url,
         handle=Dispatcher(handlers),
-        options=ConsumerOptions(
-            visibility_timeout=queue.visibility_timeout,
-            max_receive_count=queue.max_receive_count,
-            wait_time_seconds=settings.wait_time_seconds,
-            batch_size=settings.batch_size,
-            concurrency=settings.concurrency,
-            retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds,
-            shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        ),
+        options=consumer_options(settings, queue),
         on_dead_letter=dead_letter_announcer(clients, resources, queue.name),
     )
 

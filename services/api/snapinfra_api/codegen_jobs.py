@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -10,16 +9,14 @@ from typing import Literal
 import uuid6
 
 from snapinfra_api.adapters.artifacts import ArtifactReader, Download
-from snapinfra_api.adapters.outbox import OutboxRelay
+from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
 from snapinfra_api.adapters.repository import JobRepository, Page
 from snapinfra_api.domain.interpret import infer_spec
 from snapinfra_api.domain.jobs import CodeGenJob
 from snapinfra_shared.catalog import CodeGenerationDeleted, CodeGenerationRequested
-from snapinfra_shared.events import Envelope, new_event
+from snapinfra_shared.events import new_event
 from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.spec import ProjectSpec, ProjectType
-
-log = logging.getLogger(__name__)
 
 
 class JobNotFound(LookupError):
@@ -86,7 +83,7 @@ class CodeGenJobs:
             ),
         )
         self.repository.add(job, event)
-        self._publish(event)  # settled by the projection when codegen's first event arrives
+        publish_now(self.publisher, event)  # settled by the projection when codegen's first event arrives
         return job
 
     def get(self, user_id: str, job_id: str) -> CodeGenJob:
@@ -109,7 +106,7 @@ class CodeGenJobs:
         )
         if not self.repository.remove(user_id, job_id, event):
             raise JobNotFound(job_id)
-        if self._publish(event):
+        if publish_now(self.publisher, event):
             self.outbox.published(event)
 
     def download_url(self, user_id: str, job_id: str) -> tuple[str, int]:
@@ -127,12 +124,3 @@ class CodeGenJobs:
         if job.status != "completed" or job.artifact is None:
             raise JobNotReady(job)
         return job
-
-    def _publish(self, event: Envelope) -> bool:
-        try:
-            self.publisher.publish(event)
-        except Exception:
-            # Accepted all the same: the event waits in the outbox and the relay publishes it.
-            log.exception("publish failed; the outbox relay will publish the event", extra={"event_id": str(event.id)})
-            return False
-        return True

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import uuid6
 
 from snapinfra_api.adapters.deployments import DeploymentPage, DeploymentRepository, StepPage
-from snapinfra_api.adapters.outbox import OutboxRelay
+from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
 from snapinfra_api.adapters.repository import JobRepository
 from snapinfra_api.domain.deployments import Deployment
 from snapinfra_shared.catalog import DeploymentDestroyRequested, DeploymentRequested, Environment
-from snapinfra_shared.events import Envelope, new_event
+from snapinfra_shared.events import new_event
 from snapinfra_shared.publisher import Publisher
-
-log = logging.getLogger(__name__)
 
 # Where each project type keeps its template, inside the ZIP's project folder.
 TEMPLATE_PATHS = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
@@ -107,7 +104,7 @@ class Deployments:
             ),
         )
         self.repository.add(deployment, event)
-        self._publish(event)  # settled by the projection when the deployer's first answer arrives
+        publish_now(self.publisher, event)  # settled by the deployer's first answer
         return deployment
 
     def get(self, user_id: str, deployment_id: str) -> Deployment:
@@ -158,7 +155,7 @@ class Deployments:
                 return moved
             self._refuse(moved)
             raise DeploymentConflict("changed", f"deployment {deployment.id} changed meanwhile; try again")
-        self._publish(event)
+        publish_now(self.publisher, event)
         return self.get(user_id, deployment_id)
 
     @staticmethod
@@ -170,12 +167,3 @@ class Deployments:
             )
         if deployment.status == "destroyed":
             raise DeploymentConflict("already_destroyed", f"deployment {deployment.id} is already destroyed")
-
-    def _publish(self, event: Envelope) -> bool:
-        try:
-            self.publisher.publish(event)
-        except Exception:
-            # Accepted all the same: the event waits in the outbox and the relay publishes it.
-            log.exception("publish failed; the outbox relay will publish the event", extra={"event_id": str(event.id)})
-            return False
-        return True

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from typing import Any
 
 import uuid6
 
-from snapinfra_api.adapters.outbox import OutboxRelay
+from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
 from snapinfra_api.adapters.subscriptions import SubscriptionReadModel, SubscriptionRecord
 from snapinfra_shared.catalog import (
     Channel,
@@ -23,10 +22,8 @@ from snapinfra_shared.catalog import (
     SubscriptionFilters,
     SubscriptionRequested,
 )
-from snapinfra_shared.events import Envelope, new_event
+from snapinfra_shared.events import new_event
 from snapinfra_shared.publisher import Publisher
-
-log = logging.getLogger(__name__)
 
 
 class SubscriptionNotFound(LookupError):
@@ -103,7 +100,8 @@ class Notifications:
         )
         confirmation = (token_hash(token), int(now.timestamp()) + self.confirmation_ttl_seconds) if token else None
         self.read_model.add(sub, event, confirmation)
-        self._publish(event)
+        if publish_now(self.publisher, event):
+            self.outbox.published(event)
         # An active channel shows as active once the notifier says so; until then it is what we asked.
         return Created(sub, secret)
 
@@ -122,8 +120,8 @@ class Notifications:
             correlation_id=correlation_id,
             data=SubscriptionConfirmed(subscription_id=found.subscription_id, confirmed_at=datetime.now(UTC)),
         )
-        if self.read_model.confirm(hashed, event):
-            self._publish(event)
+        if self.read_model.confirm(hashed, event) and publish_now(self.publisher, event):
+            self.outbox.published(event)
         return found.subscription_id
 
     def page(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[SubscriptionRecord], str | None]:
@@ -139,18 +137,10 @@ class Notifications:
         )
         if not self.read_model.remove(user_id, subscription_id, event):
             raise SubscriptionNotFound(subscription_id)
-        self._publish(event)
+        if publish_now(self.publisher, event):
+            self.outbox.published(event)
 
     def deliveries(
         self, user_id: str, *, limit: int, cursor: str | None, subscription_id: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         return self.read_model.deliveries(user_id, limit=limit, cursor=cursor, subscription_id=subscription_id)
-
-    def _publish(self, event: Envelope) -> None:
-        try:
-            self.publisher.publish(event)
-        except Exception:
-            # Accepted all the same: the event waits on its outbox item and the relay publishes it.
-            log.exception("publish failed; the outbox relay will publish the event", extra={"event_id": str(event.id)})
-            return
-        self.outbox.published(event)

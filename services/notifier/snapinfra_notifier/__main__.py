@@ -10,10 +10,11 @@ import time
 
 from snapinfra_notifier.bootstrap import build_delivery_handler, build_dependencies, build_handlers
 from snapinfra_notifier.settings import NotifierSettings
-from snapinfra_shared.consumer import Consumer, ConsumerOptions
+from snapinfra_shared.consumer import Consumer
 from snapinfra_shared.runtime import (
     Stopped,
     consumer_for,
+    consumer_options,
     dead_letter_announcer,
     resolve_resources,
     start_service,
@@ -39,16 +40,7 @@ def main() -> None:
         queue_url=delivery_url,
         dlq_url=delivery_dlq_url,
         handle=build_delivery_handler(deps),
-        options=ConsumerOptions(
-            visibility_timeout=work.visibility_timeout,
-            max_receive_count=work.max_receive_count,
-            wait_time_seconds=settings.wait_time_seconds,
-            batch_size=settings.batch_size,
-            concurrency=settings.concurrency,
-            retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds,
-            shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        ),
+        options=consumer_options(settings, work),
         on_dead_letter=dead_letter_announcer(clients, resources, work.name),
     )
     stop = stop_on_signals(events) if not stop.is_set() else stop

@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY_SECONDS = 0.5
 
 
+def publish_now(publisher: Publisher, event: Envelope) -> bool:
+    """Publish an accepted request's event at once. A failure is only logged: the request is accepted all
+    the same, its event waits in the outbox, and the relay publishes it later."""
+    try:
+        publisher.publish(event)
+    except Exception:
+        log.exception("publish failed; the outbox relay will publish the event", extra={"event_id": str(event.id)})
+        return False
+    return True
+
+
 class OutboxRelay:
     def __init__(self, repository: JobRepository, publisher: Publisher, *, grace_seconds: float):
         self._repository = repository
