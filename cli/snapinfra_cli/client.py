@@ -14,10 +14,18 @@ from httpx_sse import connect_sse
 class ApiFailure(Exception):
     """The API answered with an error (its `{"error": {"code", "message", "fields"}}`)."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[dict[str, str]] | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.fields = fields or []
+        self.retry_after = retry_after  # seconds, when the answer said (Retry-After)
 
     def __str__(self) -> str:
         details = "".join(f"\n  {f.get('field')}: {f.get('message')}" for f in self.fields)
@@ -112,8 +120,11 @@ class Api:
 def _raise_for_error(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
+    wait = response.headers.get("Retry-After", "")
+    retry_after = float(wait) if wait.isdigit() else None
     try:
         error = response.json()["error"]
-        raise ApiFailure(response.status_code, error["code"], error["message"], error.get("fields"))
+        raise ApiFailure(response.status_code, error["code"], error["message"], error.get("fields"), retry_after)
     except (ValueError, KeyError, TypeError):
-        raise ApiFailure(response.status_code, "http_error", response.text[:500] or response.reason_phrase) from None
+        message = response.text[:500] or response.reason_phrase
+        raise ApiFailure(response.status_code, "http_error", message, retry_after=retry_after) from None

@@ -112,8 +112,15 @@ def _follow(api: Api, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
             except ApiFailure as exc:
                 if exc.status != 503:
                     raise
-                time.sleep(1)  # no stream slot free: poll instead
-                job = api.get(path)
+                # No stream slot free: poll once a second until the server's Retry-After, then try the stream again.
+                until = time.monotonic() + (exc.retry_after or 5)
+                while job["status"] not in FINAL and time.monotonic() < until:
+                    time.sleep(1)
+                    polled = api.get(path)
+                    if polled["status"] != job["status"] and not quiet:
+                        out.print(f"  {polled['status']}")
+                    job = polled
+                    status.update(f"{job['id']}: {job['status']}")
     return job
 
 

@@ -123,3 +123,27 @@ def test_a_stream_ends_after_its_time_limit(stack, serve):
         assert time.monotonic() - started < 5
     assert seen[0][0] == "status" and seen[0][1]["status"] == "queued"
     assert seen[-1][0] == "comment" and "reconnect" in seen[-1][1]
+
+
+def test_the_client_polls_while_every_stream_slot_is_taken_then_sees_the_job_complete(live, stack):
+    """The `snapinfra` client's fallback: a 503 with Retry-After means poll the job until then."""
+    from snapinfra_cli.client import Api
+    from snapinfra_cli.main import _follow
+
+    deps, base_url = live
+    holder, followed = create(base_url), create(base_url)
+    with requests.get(
+        f"{base_url}/api/code-gen/{holder}/events", headers={"x-dev-user-id": "alice"}, stream=True, timeout=30
+    ) as taken:
+        assert taken.status_code == 200  # the only slot (sse_max_streams=1) is held by this stream
+        refused = requests.get(f"{base_url}/api/code-gen/{followed}/events", headers={"x-dev-user-id": "alice"})
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+        finisher = threading.Timer(1.5, complete, args=(deps, stack, "alice", followed))
+        finisher.start()
+        job = _follow(
+            Api(base_url, dev_user="alice"),
+            requests.get(f"{base_url}/api/code-gen/{followed}", headers={"x-dev-user-id": "alice"}, timeout=10).json(),
+            quiet=True,
+        )
+        finisher.join()
+    assert job["status"] == "completed"  # followed to the end without ever getting a stream slot
