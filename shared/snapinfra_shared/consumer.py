@@ -9,7 +9,8 @@
   silently, never retried in vain.
 - A heartbeat extends the visibility of messages whose handler runs long.
 - On stop, the batch in hand gets `shutdown_grace` to finish; what is unfinished is released
-  (visibility 0) so another worker takes it at once.
+  (visibility 0) so another worker takes it at once, after the `on_shutdown` hook has given back what
+  the unfinished handlers hold (a claim's lease), so that the next worker finds it free.
 """
 
 from __future__ import annotations
@@ -169,8 +170,10 @@ class Consumer:
         options: ConsumerOptions,
         clock: Callable[[], float] = time.monotonic,
         on_dead_letter: Callable[[dict[str, Any], str], None] | None = None,
+        on_shutdown: Callable[[], object] | None = None,
     ):
         self._sqs = sqs
+        self._on_shutdown = on_shutdown  # before unfinished messages are released, and once more on exit
         self._on_dead_letter = on_dead_letter  # told (message, error) after a move to the DLQ
         self.queue_url = queue_url
         self.dlq_url = dlq_url
@@ -211,7 +214,17 @@ class Consumer:
         finally:
             heartbeat_stop.set()
             self._pool.shutdown(wait=False, cancel_futures=True)
+            self.shut_down()
             log.info("stopped consuming", extra={"queue_url": self.queue_url})
+
+    def shut_down(self) -> None:
+        """Run the `on_shutdown` hook (it must be safe to run more than once); a failure is logged."""
+        if self._on_shutdown is None:
+            return
+        try:
+            self._on_shutdown()
+        except Exception:
+            log.exception("shutdown hook failed")
 
     def poll_once(self, stop: threading.Event | None = None) -> list[_Result]:
         """Receive one batch, handle each message, settle them; returns what happened to each."""
@@ -256,6 +269,8 @@ class Consumer:
                 deadline = self._clock() + self.options.shutdown_grace_seconds
             if deadline is not None and self._clock() >= deadline:
                 break
+        if pending:
+            self.shut_down()  # give back what the unfinished handlers hold before their messages reappear
         results = []
         for future, message in futures.items():
             if future in pending:

@@ -11,6 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 Service = Literal["api", "codegen", "deployer", "notifier"]
 SERVICES: tuple[Service, ...] = ("api", "codegen", "deployer", "notifier")
 
+# Ids of events named by a key (an outcome and what it is about): uuid5 of the key in this namespace.
+EVENT_NAMESPACE = uuid.UUID("4f7d7c2e-3b1a-4f0e-9a57-1d2f5e8c6b90")
+
 
 class Envelope(BaseModel):
     """One event. `id` is the idempotency key; `type`, `source` and `user_id` also travel as SNS
@@ -45,7 +48,11 @@ def new_event(
     correlation_id: str,
     data: BaseModel,
     occurred_at: datetime | None = None,
+    key: str | None = None,
 ) -> Envelope:
+    """A new event of a type in the catalog. With `key` (what the event is about and its outcome, e.g.
+    `<job_id>:completed`) its id is derived from the key, so announcing the same outcome again is a
+    duplicate every consumer drops; without it the id is fresh."""
     from snapinfra_shared.catalog import CATALOG  # the catalog imports this module
 
     spec = CATALOG[type_]
@@ -54,7 +61,7 @@ def new_event(
     if not isinstance(data, spec.data):
         raise TypeError(f"{type_} carries {spec.data.__name__}, not {type(data).__name__}")
     return Envelope(
-        id=uuid.uuid4(),
+        id=uuid.uuid5(EVENT_NAMESPACE, key) if key is not None else uuid.uuid4(),
         type=type_,
         version=spec.version,
         occurred_at=occurred_at or datetime.now(UTC),

@@ -31,6 +31,15 @@ EventHandler = Callable[[Envelope, Any, Delivery], None]
 
 
 @dataclass(frozen=True)
+class Handlers:
+    """A service's handlers, and what it must give back before its process exits (e.g. the leases of
+    claims its unfinished handlers hold), so the next worker can take their messages at once."""
+
+    by_type: Mapping[str, EventHandler]
+    on_shutdown: Callable[[], object] | None = None
+
+
+@dataclass(frozen=True)
 class Resources:
     """The AWS resources one service owns, resolved to names, URLs and ARNs."""
 
@@ -188,17 +197,22 @@ def consumer_options(settings: WorkerSettings, queue: QueueSpec) -> ConsumerOpti
 
 
 def consumer_for(
-    clients: AwsClients, settings: WorkerSettings, resources: Resources, handlers: Mapping[str, EventHandler]
+    clients: AwsClients,
+    settings: WorkerSettings,
+    resources: Resources,
+    handlers: Mapping[str, EventHandler] | Handlers,
 ) -> Consumer:
     queue = settings.topology().queues[resources.service]
     assert resources.queue_url and resources.dlq_url, "a consuming service has a queue"
+    wired = handlers if isinstance(handlers, Handlers) else Handlers(handlers)
     return Consumer(
         clients.sqs,
         queue_url=resources.queue_url,
         dlq_url=resources.dlq_url,
-        handle=Dispatcher(handlers),
+        handle=Dispatcher(wired.by_type),
         options=consumer_options(settings, queue),
         on_dead_letter=dead_letter_announcer(clients, resources, queue.name),
+        on_shutdown=wired.on_shutdown,
     )
 
 
@@ -225,9 +239,10 @@ def stop_on_signals(consumer: Consumer | None = None) -> threading.Event:
 def run_worker(
     service: Service,
     settings: WorkerSettings,
-    build_handlers: Callable[[AwsClients, Resources], Mapping[str, EventHandler]],
+    build_handlers: Callable[[AwsClients, Resources], Mapping[str, EventHandler] | Handlers],
 ) -> None:
-    """The whole life of a worker process."""
+    """The whole life of a worker process. A `Handlers` with `on_shutdown` has it run when the consumer
+    stops: before the messages of handlers still running past the grace are released, and before exit."""
     clients = start_service(service, settings)
     stop = stop_on_signals()  # while resources are awaited
     try:
@@ -236,7 +251,7 @@ def run_worker(
         return
     consumer = consumer_for(clients, settings, resources, build_handlers(clients, resources))
     stop = stop_on_signals(consumer) if not stop.is_set() else stop
-    consumer.run(stop)
+    consumer.run(stop)  # runs the on_shutdown hook before it returns
     logging.shutdown()
     # Handlers still running past the grace were released to other workers; don't wait for them.
     if any(t.name.startswith("handler") and t.is_alive() for t in threading.enumerate()):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,9 +46,6 @@ from snapinfra_shared.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
-# Outcome event ids: uuid5 of the deployment and the outcome, the same whoever announces it.
-EVENT_NAMESPACE = uuid.UUID("4f7d7c2e-3b1a-4f0e-9a57-1d2f5e8c6b90")
-
 
 class DeploymentBusy(NotYet):
     """A destroy arrived while the stack is still being created: it comes back after a backoff."""
@@ -82,10 +78,12 @@ class Dependencies:
 
 
 def _publish(deps: Dependencies, cause: Envelope, type_: str, data: EventData, key: str | None = None) -> None:
-    event = new_event(type_, source="deployer", user_id=cause.user_id, correlation_id=cause.correlation_id, data=data)
-    if key is not None:
-        event = event.model_copy(update={"id": uuid.uuid5(EVENT_NAMESPACE, key)})
-    deps.publisher.publish(event)
+    """With `key` (the deployment and the outcome) the event's id is derived from it, the same whoever announces it."""
+    deps.publisher.publish(
+        new_event(
+            type_, source="deployer", user_id=cause.user_id, correlation_id=cause.correlation_id, data=data, key=key
+        )
+    )
 
 
 def _now() -> datetime:
