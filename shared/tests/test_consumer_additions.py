@@ -3,6 +3,7 @@ dead-lettered message (the system alert), against a real SQS API (moto over HTTP
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -82,3 +83,40 @@ def test_a_dead_lettered_message_is_announced_as_an_alert_from_its_service(stack
     assert alert.data["event_id"] == str(event.id) and alert.data["error"] == "cannot be handled"
     assert alert.data["user_id"] == "user-1" and alert.data["queue"] == "q-codegen"
     assert len(stack.drain("codegen", dlq=True)) == 1  # the message itself waits in the DLQ
+
+
+def test_on_stop_the_shutdown_hook_gives_back_what_unfinished_handlers_hold_before_their_message_reappears(stack):
+    stack.clients.sqs.send_message(QueueUrl=stack.queue_url("codegen"), MessageBody=envelope().model_dump_json())
+    started, release = threading.Event(), threading.Event()
+    visible_at_hook: list[int] = []
+
+    def handle(event: Envelope, delivery: Delivery) -> None:
+        started.set()
+        release.wait(10)
+
+    def on_shutdown() -> None:
+        seen = stack.clients.sqs.receive_message(QueueUrl=stack.queue_url("codegen"), WaitTimeSeconds=0)
+        visible_at_hook.append(len(seen.get("Messages", [])))
+
+    c = Consumer(
+        stack.clients.sqs,
+        queue_url=stack.queue_url("codegen"),
+        dlq_url=stack.queue_url("codegen", dlq=True),
+        handle=handle,
+        options=ConsumerOptions(
+            visibility_timeout=60, max_receive_count=5, wait_time_seconds=1, shutdown_grace_seconds=0.3
+        ),
+        on_shutdown=on_shutdown,
+    )
+    stop = threading.Event()
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.extend(c.poll_once(stop)))
+    runner.start()
+    assert started.wait(10)
+    stop.set()
+    runner.join(10)
+    release.set()
+    assert [r.outcome for r in outcome] == ["released"]
+    assert visible_at_hook == [0]  # the hook ran once, while the message was still invisible
+    [again] = stack.drain("codegen", wait=1)  # then released: visible at once, though its timeout is a minute
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from snapinfra_codegen.bootstrap import build_dependencies, build_handlers
+from snapinfra_codegen.bootstrap import build_dependencies, build_worker
 from snapinfra_codegen.settings import CodegenSettings
 from snapinfra_shared.runtime import run_worker
 
@@ -12,7 +12,7 @@ def main() -> None:
     run_worker(
         "codegen",
         settings,
-        lambda clients, resources: build_handlers(build_dependencies(settings, clients, resources)),
+        lambda clients, resources: build_worker(build_dependencies(settings, clients, resources)),
     )
 
 

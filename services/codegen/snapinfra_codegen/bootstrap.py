@@ -9,13 +9,14 @@ from botocore.config import Config
 
 from snapinfra_codegen.adapters.artifacts import ArtifactStore
 from snapinfra_codegen.adapters.jobs import JobRepository
+from snapinfra_codegen.adapters.leases import LeaseKeeper
 from snapinfra_codegen.generators.base import Generator
 from snapinfra_codegen.generators.validation import ProjectLimits
 from snapinfra_codegen.handlers import Dependencies, delete_artifacts, generate_code
 from snapinfra_codegen.settings import CodegenSettings
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.publisher import Publisher
-from snapinfra_shared.runtime import EventHandler, Resources
+from snapinfra_shared.runtime import EventHandler, Handlers, Resources
 
 
 def build_generator(settings: CodegenSettings, clients: AwsClients) -> Generator:
@@ -45,13 +46,14 @@ def build_generator(settings: CodegenSettings, clients: AwsClients) -> Generator
 
 def build_dependencies(settings: CodegenSettings, clients: AwsClients, resources: Resources) -> Dependencies:
     assert resources.topic_arn is not None
+    jobs = JobRepository(clients.dynamodb, resources.table)
     return Dependencies(
-        jobs=JobRepository(clients.dynamodb, resources.table),
+        jobs=jobs,
         artifacts=ArtifactStore(clients.s3, resources.bucket, resources.prefix),
         publisher=Publisher(clients.sns, resources.topic_arn),
         generator=build_generator(settings, clients),
         limits=ProjectLimits(settings.max_files, settings.max_total_bytes, settings.max_file_bytes),
-        lease_seconds=settings.lease_seconds,
+        leases=LeaseKeeper(jobs, settings.lease_seconds),
     )
 
 
@@ -60,3 +62,8 @@ def build_handlers(deps: Dependencies) -> Mapping[str, EventHandler]:
         "CodeGenerationRequested": functools.partial(generate_code, deps=deps),
         "CodeGenerationDeleted": functools.partial(delete_artifacts, deps=deps),
     }
+
+
+def build_worker(deps: Dependencies) -> Handlers:
+    """The handlers, and on shutdown the leases of unfinished attempts given back."""
+    return Handlers(build_handlers(deps), on_shutdown=deps.leases.release_all)

@@ -19,10 +19,23 @@ class CodegenSettings(WorkerSettings):
     max_files: int = Field(default=200, ge=1)
     max_total_bytes: int = Field(default=5_000_000, ge=1)
     max_file_bytes: int = Field(default=1_000_000, ge=1)
-    lease_seconds: int = Field(default=900, ge=10, description="how long one attempt may hold a job")
+    lease_seconds: int = Field(
+        default=60,
+        ge=10,
+        description=(
+            "an attempt's lease on its job, renewed every third of it while it generates; below the codegen "
+            "queue's visibility timeout, so the job of a worker that died is free when its message comes back"
+        ),
+    )
 
     @model_validator(mode="after")
     def _generator_needs(self) -> CodegenSettings:
         if self.generator == "openai" and not self.llm_base_url:
             raise ValueError("SNAPINFRA_LLM_BASE_URL is required when SNAPINFRA_GENERATOR=openai")
+        visibility = self.topology().queues["codegen"].visibility_timeout
+        if self.lease_seconds >= visibility:
+            raise ValueError(
+                f"SNAPINFRA_LEASE_SECONDS ({self.lease_seconds}) must be below the codegen queue's visibility "
+                f"timeout ({visibility} s), or a dead worker's message comes back to a job still leased"
+            )
         return self

@@ -13,6 +13,7 @@ import pytest
 
 from snapinfra_codegen.adapters.artifacts import ArtifactStore
 from snapinfra_codegen.adapters.jobs import JobRepository
+from snapinfra_codegen.adapters.leases import LeaseKeeper
 from snapinfra_codegen.bootstrap import build_handlers
 from snapinfra_codegen.generators.base import GeneratedProject, GenerationError, GenerationRequest
 from snapinfra_codegen.generators.validation import ProjectLimits
@@ -45,15 +46,17 @@ class ScriptedGenerator:
         return GeneratedProject({f"{root}/README.md": b"# hello\n", f"{root}/app.py": b"print('hi')\n"})
 
 
-def deps_for(stack, generator) -> Dependencies:
+def deps_for(stack, generator, clock=None, lease_seconds: int = 60) -> Dependencies:
+    """The real adapters; the lease keeper's thread is left out, the tests renew with their own clock."""
     clients = stack.clients
+    jobs = JobRepository(clients.dynamodb, stack.topology.tables["codegen"].name, **({"clock": clock} if clock else {}))
     return Dependencies(
-        jobs=JobRepository(clients.dynamodb, stack.topology.tables["codegen"].name),
+        jobs=jobs,
         artifacts=ArtifactStore(clients.s3, stack.topology.bucket, "codegen/"),
         publisher=Publisher(clients.sns, stack.provisioned["topics"]["codegen"]),
         generator=generator,
         limits=ProjectLimits(),
-        lease_seconds=600,
+        leases=LeaseKeeper(jobs, lease_seconds, background=False),
     )
 
 
@@ -74,8 +77,10 @@ def requested(job_id: str | None = None) -> Envelope:
     )
 
 
-def deliver(deps: Dependencies, event: Envelope, receive_count: int = 1, max_receive_count: int = 5) -> None:
-    Dispatcher(build_handlers(deps))(event, Delivery("m", receive_count, max_receive_count))
+def deliver(
+    deps: Dependencies, event: Envelope, receive_count: int = 1, max_receive_count: int = 5, message_id: str = "m"
+) -> None:
+    Dispatcher(build_handlers(deps))(event, Delivery(message_id, receive_count, max_receive_count))
 
 
 def published(stack) -> list[Envelope]:
@@ -95,7 +100,7 @@ def test_a_request_makes_a_zip_and_manifest_and_announces_start_and_completion(s
     assert (started.type, completed.type) == ("CodeGenerationStarted", "CodeGenerationCompleted")
     assert started.correlation_id == completed.correlation_id == "req-1"
     artifact = completed.data["artifact"]
-    assert artifact["key"] == f"codegen/alice/{event.data['job_id']}/project-123.zip"
+    assert artifact["key"] == f"codegen/alice/{event.data['job_id']}/attempt-1/project-123.zip"
     body = stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["key"])["Body"].read()
     names = zipfile.ZipFile(io.BytesIO(body)).namelist()
     assert names == ["project-123/README.md", "project-123/app.py"]
@@ -114,8 +119,9 @@ def test_a_redelivered_request_does_not_generate_twice_but_announces_again(stack
     deliver(deps, event)
     deliver(deps, event, receive_count=2)
     assert len(generator.calls) == 1
-    types = [e.type for e in published(stack)]
-    assert types == ["CodeGenerationStarted", "CodeGenerationCompleted", "CodeGenerationCompleted"]
+    events = published(stack)
+    assert [e.type for e in events] == ["CodeGenerationStarted", "CodeGenerationCompleted", "CodeGenerationCompleted"]
+    assert events[1].id == events[2].id  # the same outcome, the same id: consumers drop the repeat
 
 
 def test_a_permanent_failure_is_recorded_and_announced_with_its_reason(stack):
@@ -165,7 +171,7 @@ def test_the_last_failed_attempt_announces_the_failure_and_still_raises_for_the_
 def test_a_job_held_by_another_attempt_is_busy(stack):
     deps = deps_for(stack, ScriptedGenerator())
     event = requested()
-    deps.jobs.claim(event.data["job_id"], "alice", "p", lease_seconds=600)
+    deps.jobs.claim(event.data["job_id"], "alice", "p", 600, "another-message")
     with pytest.raises(JobBusy):
         deliver(deps, event)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
-from snapinfra_codegen.adapters.jobs import Claim, JobRecord
+from snapinfra_codegen.adapters.jobs import Claim, JobRecord, Lease
+from snapinfra_codegen.adapters.leases import LeaseKeeper
 from snapinfra_codegen.generators.base import GeneratedProject, GenerationError
 from snapinfra_codegen.generators.validation import ProjectLimits
 from snapinfra_codegen.handlers import Dependencies, JobBusy, generate_code
@@ -19,51 +21,65 @@ SPEC = ProjectSpec.model_validate({"entities": [{"name": "Task", "fields": [{"na
 
 
 class FakeJobs:
-    """The claim semantics of the real repository, in a dict."""
+    """The claim semantics of the real repository, in a dict, on a clock the test moves."""
 
     def __init__(self):
         self.records: dict[str, JobRecord] = {}
-        self.leased: set[str] = set()
+        self.messages: dict[str, str] = {}
+        self.now = 1000.0
         self.delete_during_generation = False
 
-    def claim(self, job_id, user_id, project_id, lease_seconds):
+    def clock(self):
+        return self.now
+
+    def claim(self, job_id, user_id, project_id, lease_seconds, message_id):
         record = self.records.get(job_id)
-        if record and (record.status != "generating" or job_id in self.leased):
+        if record and (
+            record.status != "generating" or (record.lease_until >= self.now and self.messages[job_id] != message_id)
+        ):
             return Claim("busy" if record.status == "generating" else "done", record)
         attempts = record.attempts + 1 if record else 1
-        self.records[job_id] = JobRecord(job_id, user_id, project_id, "generating", attempts)
-        self.leased.add(job_id)
-        return Claim("claimed", self.records[job_id])
+        owner = str(uuid.uuid4())
+        self.records[job_id] = JobRecord(
+            job_id, user_id, project_id, "generating", attempts, owner=owner, lease_until=self.now + lease_seconds
+        )
+        self.messages[job_id] = message_id
+        return Claim("claimed", self.records[job_id], Lease(job_id, owner, attempts))
 
-    def release(self, job_id):
-        self.leased.discard(job_id)
+    def get(self, job_id):
+        return self.records.get(job_id)
 
-    def _settle(self, job_id, **changes):
-        record = self.records[job_id]
+    def _held(self, lease, **changes):
+        record = self.records[lease.job_id]
         if self.delete_during_generation:
-            self.records[job_id] = JobRecord(job_id, record.user_id, record.project_id, "deleted", record.attempts)
-        if self.records[job_id].status != "generating":
+            record = self.records[lease.job_id] = replace(record, status="deleted", owner=None)
+        if record.status != "generating" or record.owner != lease.owner:
             return False
-        self.records[job_id] = JobRecord(**{**record.__dict__, **changes})
-        self.leased.discard(job_id)
+        self.records[lease.job_id] = replace(record, **changes)
         return True
 
-    def complete(self, job_id, artifact, completed_at):
-        return self._settle(job_id, status="completed", artifact=artifact, completed_at=completed_at)
+    def renew(self, lease, lease_seconds):
+        return self._held(lease, lease_until=self.now + lease_seconds)
 
-    def fail(self, job_id, reason):
-        return self._settle(job_id, status="failed", reason=reason)
+    def release(self, lease):
+        return self._held(lease, lease_until=0.0, owner=None)
+
+    def complete(self, lease, artifact, completed_at):
+        return self._held(lease, status="completed", artifact=artifact, completed_at=completed_at, owner=None)
+
+    def fail(self, lease, reason):
+        return self._held(lease, status="failed", reason=reason, owner=None)
 
 
 class FakeArtifacts:
     def __init__(self):
-        self.stored: dict[str, bytes] = {}
+        self.stored: dict[tuple[str, int], bytes] = {}
 
-    def put(self, user_id, job_id, project_name, package):
-        self.stored[job_id] = package.zip_bytes
+    def put(self, user_id, job_id, attempt, project_name, package):
+        self.stored[(job_id, attempt)] = package.zip_bytes
         return Artifact(
             bucket="b",
-            key=f"codegen/{user_id}/{job_id}/{project_name}.zip",
+            key=f"codegen/{user_id}/{job_id}/attempt-{attempt}/{project_name}.zip",
             manifest_key="m",
             size_bytes=len(package.zip_bytes),
             file_count=package.manifest["file_count"],
@@ -71,7 +87,13 @@ class FakeArtifacts:
         )
 
     def delete_job(self, user_id, job_id):
-        return 1 if self.stored.pop(job_id, None) is not None else 0
+        gone = [k for k in self.stored if k[0] == job_id]
+        for k in gone:
+            del self.stored[k]
+        return len(gone)
+
+    def delete_attempt(self, user_id, job_id, attempt):
+        return 1 if self.stored.pop((job_id, attempt), None) is not None else 0
 
 
 class RecordingPublisher:
@@ -100,8 +122,14 @@ class Generator:
 
 
 def make(generator=None):
+    jobs = FakeJobs()
     return Dependencies(
-        FakeJobs(), FakeArtifacts(), RecordingPublisher(), generator or Generator(), ProjectLimits(), 60
+        jobs,
+        FakeArtifacts(),
+        RecordingPublisher(),
+        generator or Generator(),
+        ProjectLimits(),
+        LeaseKeeper(jobs, 60, background=False),
     )
 
 
@@ -126,13 +154,32 @@ def test_success_announces_started_then_completed_with_the_artifact():
     assert all(e.correlation_id == "c" and e.user_id == "u" for e in deps.publisher.events)
 
 
-def test_a_job_another_attempt_holds_is_busy_and_nothing_is_announced():
+def test_a_job_another_attempt_holds_is_busy_until_its_lease_ends_and_nothing_is_announced():
     deps = make()
     event, data = request()
-    deps.jobs.claim(data.job_id, "u", "p", 60)
-    with pytest.raises(JobBusy):
+    deps.jobs.claim(data.job_id, "u", "p", 60, "other-message")
+    deps.jobs.now += 20
+    with pytest.raises(JobBusy) as busy:
         generate_code(event, data, Delivery("m", 1, 5), deps=deps)
+    assert busy.value.seconds == 45  # the 40 s the lease has left, and a margin
     assert deps.publisher.events == []
+
+
+def test_a_duplicate_on_its_last_attempt_is_dropped_while_the_holder_lives():
+    deps = make()
+    event, data = request()
+    deps.jobs.claim(data.job_id, "u", "p", 60, "other-message")
+    generate_code(event, data, Delivery("m", 5, 5), deps=deps)  # returns: the message is settled, not dead-lettered
+    assert deps.generator.calls == 0 and deps.publisher.events == []
+
+
+def test_the_holders_own_message_come_back_takes_the_job_over_at_once():
+    deps = make()
+    event, data = request()
+    deps.jobs.claim(data.job_id, "u", "p", 60, "m")  # its worker died; SQS hands the same message out again
+    generate_code(event, data, Delivery("m", 2, 5), deps=deps)
+    assert deps.publisher.types == ["CodeGenerationStarted", "CodeGenerationCompleted"]
+    assert deps.jobs.records[data.job_id].attempts == 2
 
 
 def test_a_settled_job_is_announced_again_without_generating():
@@ -159,7 +206,7 @@ def test_a_transient_error_releases_the_job_and_raises_for_a_retry():
     event, data = request()
     with pytest.raises(TimeoutError):
         generate_code(event, data, Delivery("m", 1, 5), deps=deps)
-    assert data.job_id not in deps.jobs.leased
+    assert deps.jobs.records[data.job_id].owner is None and deps.jobs.records[data.job_id].lease_until == 0
     assert deps.publisher.types == ["CodeGenerationStarted"]
 
 

@@ -1,4 +1,6 @@
-"""The codegen service's artifacts, under its own S3 prefix: codegen/<user>/<job>/."""
+"""The codegen service's artifacts, under its own S3 prefix: codegen/<user>/<job>/attempt-<n>/. Each
+attempt writes under its own folder, so an attempt that loses the job never overwrites (nor deletes)
+what the winning attempt stored; the `Artifact` of the winner names its keys."""
 
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ class ArtifactStore:
     def job_prefix(self, user_id: str, job_id: str) -> str:
         return f"{self.prefix}{user_id}/{job_id}/"
 
-    def put(self, user_id: str, job_id: str, project_name: str, package: Package) -> Artifact:
-        base = self.job_prefix(user_id, job_id)
+    def attempt_prefix(self, user_id: str, job_id: str, attempt: int) -> str:
+        return f"{self.job_prefix(user_id, job_id)}attempt-{attempt}/"
+
+    def put(self, user_id: str, job_id: str, attempt: int, project_name: str, package: Package) -> Artifact:
+        base = self.attempt_prefix(user_id, job_id, attempt)
         key, manifest_key = f"{base}{project_name}.zip", f"{base}manifest.json"
-        metadata = {"job-id": job_id, "sha256": package.sha256}
+        metadata = {"job-id": job_id, "attempt": str(attempt), "sha256": package.sha256}
         self._s3.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -48,9 +53,16 @@ class ArtifactStore:
 
     def delete_job(self, user_id: str, job_id: str) -> int:
         """Remove every version of every object of the job; returns how many were removed."""
+        return self._delete_prefix(self.job_prefix(user_id, job_id))
+
+    def delete_attempt(self, user_id: str, job_id: str, attempt: int) -> int:
+        """Remove what one attempt stored (it lost the job), leaving every other attempt's objects."""
+        return self._delete_prefix(self.attempt_prefix(user_id, job_id, attempt))
+
+    def _delete_prefix(self, prefix: str) -> int:
         removed = 0
         paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.job_prefix(user_id, job_id)):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             objects = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
