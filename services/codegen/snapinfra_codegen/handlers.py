@@ -145,15 +145,17 @@ def _generate(
     try:
         project = deps.generator.generate(GenerationRequest(data.project_type, data.prompt, data.spec, name))
         validate_project(project, name, deps.limits)
-        if held.lost:
-            _lost(deps, event.user_id, lease, delivery)
-            return
-        artifact = deps.artifacts.put(
-            event.user_id,
-            data.job_id,
-            attempt,
-            name,
-            package(project, project_name=name, generator=deps.generator.name),
+        # A renewal found the job taken over, settled or deleted meanwhile: store nothing.
+        artifact = (
+            None
+            if held.lost
+            else deps.artifacts.put(
+                event.user_id,
+                data.job_id,
+                attempt,
+                name,
+                package(project, project_name=name, generator=deps.generator.name),
+            )
         )
     except GenerationError as exc:
         _fail(deps, event, data, str(exc), lease)
@@ -165,7 +167,7 @@ def _generate(
             deps.jobs.release(lease)
         raise
     completed_at = datetime.now(UTC)
-    if not deps.jobs.complete(lease, artifact, completed_at.isoformat()):
+    if artifact is None or not deps.jobs.complete(lease, artifact, completed_at.isoformat()):
         _lost(deps, event.user_id, lease, delivery)
         return
     _publish(

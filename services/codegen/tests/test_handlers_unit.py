@@ -217,3 +217,30 @@ def test_a_job_deleted_while_generated_leaves_no_artifact_and_no_completion():
     generate_code(event, data, Delivery("m", 1, 5), deps=deps)
     assert deps.artifacts.stored == {}
     assert deps.publisher.types == ["CodeGenerationStarted"]
+
+
+def test_the_keeper_renews_what_is_due_keeps_trying_after_an_error_and_gives_back_holds_after_shutdown():
+    jobs = FakeJobs()
+    keeper = LeaseKeeper(jobs, 60, background=False)
+    first = keeper.hold(jobs.claim("a", "u", "p", 60, "m-a").lease)
+    jobs.now += 10
+    keeper.hold(jobs.claim("b", "u", "p", 60, "m-b").lease)
+    jobs.now += 10  # a's renewal is due (a third of the lease), b's is not yet
+    assert keeper.renew_due() == 1 and jobs.records["a"].lease_until == jobs.now + 60
+
+    calls = []
+
+    def unreachable(lease, seconds):
+        calls.append(lease.job_id)
+        raise ConnectionError("DynamoDB unreachable")
+
+    jobs.renew, saved = unreachable, jobs.renew
+    jobs.now += 20
+    assert keeper.renew_due() == 0 and sorted(calls) == ["a", "b"] and not first.lost  # tried again next time
+    jobs.renew = saved
+    assert keeper.renew_due() == 2
+
+    assert keeper.release_all() == 2 and first.lost
+    assert jobs.records["a"].lease_until == 0 and jobs.records["a"].owner is None
+    late = keeper.hold(jobs.claim("c", "u", "p", 60, "m-c").lease)  # a handler that claimed as the worker stopped
+    assert late.lost and jobs.records["c"].lease_until == 0
