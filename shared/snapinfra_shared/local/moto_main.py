@@ -1,5 +1,14 @@
 """`python -m snapinfra_shared.local.moto_main [PORT]`: moto's server on loopback for `make dev`,
-without its access log (a line per AWS call would drown the services' logs).
+`snapinfra-dev aws` and every test (through `EmbeddedAws`), without its access log (a line per AWS call
+would drown the services' logs), and with DynamoDB made atomic.
+
+DynamoDB applies each request atomically: a conditional write checks and writes an item as one step,
+a transaction applies whole or not at all. moto's backend does not: it checks a condition, then
+applies the update in separate steps, and a transaction snapshots whole tables and restores them when
+it fails, over whatever other requests wrote meanwhile. Served from several threads, two racing
+conditional writes can then both apply (a double claim, a completion overwritten by a claim). So the
+server takes DynamoDB requests one at a time (`SerializedDynamoDb`); every other service stays
+concurrent (an SQS long poll must not hold anything up).
 
 Stopped along with the services (honcho signals every process at once), it lingers two seconds so
 that they can settle their last messages and outbox items against it before it goes.
@@ -11,11 +20,50 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 LINGER_SECONDS = 2.0
+
+# The X-Amz-Target prefixes of DynamoDB and of DynamoDB Streams (which reads what the writes record).
+DYNAMODB_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class SerializedDynamoDb:
+    """WSGI middleware: one DynamoDB request at a time, every other request passes straight through.
+
+    The lock covers the whole response, body included, so a request's effects and its answer are
+    one step, as DynamoDB makes them per item and per transaction.
+    """
+
+    def __init__(self, app: WsgiApp):
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(DYNAMODB_TARGETS):
+            return self._app(environ, start_response)
+        with self._lock:
+            response = self._app(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+
+
+def make_moto_server(port: int, host: str = "127.0.0.1") -> BaseWSGIServer:
+    """moto's server app, DynamoDB serialized, served one thread per request (as moto's own server does)."""
+    app = SerializedDynamoDb(DomainDispatcherApplication(create_backend_app))
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 def main(port: int) -> None:
@@ -26,8 +74,8 @@ def main(port: int) -> None:
     # signal landed while this thread was inside Event.wait holding the Event's lock.
     stopping = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = make_moto_server(port)
+    threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
     print(f"embedded AWS (moto) listening on http://127.0.0.1:{port}", flush=True)
     signal.sigwait(stopping)
     time.sleep(LINGER_SECONDS)
