@@ -5,11 +5,17 @@ per user, and one target once per user."""
 from __future__ import annotations
 
 import collections
+import dataclasses
+import time
+import uuid
 
 import pytest
 
+from snapinfra_api.adapters.subscriptions import DuplicateTarget
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
+from snapinfra_api.notifications import code_hmac, target_key
+from snapinfra_shared.catalog import SubscriptionFilters
 
 from .conftest import As, api_settings
 from .test_notifications_api import Clock, confirm, sent_to_notifier, with_clock
@@ -153,3 +159,26 @@ def test_the_public_confirmation_link_takes_from_its_owners_bucket(stack):
     assert again.status_code == 429 and again.json["error"]["code"] == "rate_limited"
     assert client.get("/api/notifications/confirm?token=" + "x" * 43).status_code == 404  # unknown: no bucket
     assert created.status_code == 201
+
+
+def test_a_retried_write_that_was_applied_is_read_back_not_refused(stack, deps):
+    """A subscription's transaction retried after a timeout finds its own writes: not a duplicate."""
+    notifications = deps.notifications
+    created = notifications.subscribe(
+        user_id="alice",
+        channel="sms",
+        target=VICTIM,
+        filters=SubscriptionFilters(),
+        admin=False,
+        correlation_id="c",
+    )
+    sub = created.subscription
+    (event,) = sent_to_notifier(stack)
+    key = target_key("sms", VICTIM)
+    code = (code_hmac(sub.id, "123456"), int(time.time()) + 600)
+    notifications.read_model.add(sub, event, None, target_key=key, cap=25, code=code)  # the same write again
+    assert notifications.read_model.count("alice") == 1
+    other = dataclasses.replace(sub, id=str(uuid.uuid4()))
+    with pytest.raises(DuplicateTarget) as raised:
+        notifications.read_model.add(other, event, None, target_key=key, cap=25, code=code)
+    assert raised.value.args[0] == sub.id

@@ -209,6 +209,8 @@ class SubscriptionReadModel:
             if not _cancelled_by_condition(exc):
                 raise
             existing = self.holder_of(sub.user_id, target_key)
+            if existing == sub.id:
+                return  # a retry of a transaction that was applied: it is ours
             if existing is not None:
                 raise DuplicateTarget(existing) from exc
             if 3 in _failed_at(exc) or self.count(sub.user_id) >= cap:
