@@ -204,7 +204,7 @@ def test_delivery_attempts_and_disabling_are_projected_for_their_owner_only(alic
 
 class Clock:
     def __init__(self) -> None:
-        self.now = time.time()
+        self.now = float(int(time.time()))  # whole seconds: timestamps round-trip exactly
 
     def __call__(self) -> float:
         return self.now
