@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import threading
 import time
 import uuid
 
 import pytest
 
+from snapinfra_api.adapters.limits import SlidingWindows
 from snapinfra_api.adapters.subscriptions import DuplicateTarget
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
@@ -182,3 +184,21 @@ def test_a_retried_write_that_was_applied_is_read_back_not_refused(stack, deps):
     with pytest.raises(DuplicateTarget) as raised:
         notifications.read_model.add(other, event, None, target_key=key, cap=25, code=code)
     assert raised.value.args[0] == sub.id
+
+
+def test_concurrent_takers_never_overdraw_a_window(stack):
+    """Twenty threads race for a window of three: exactly three win (compare-and-set in DynamoDB)."""
+    windows = SlidingWindows(stack.clients.dynamodb, stack.topology.tables["api"].name)
+    results: list[bool] = []
+    start = threading.Barrier(20)
+
+    def take() -> None:
+        start.wait()
+        results.append(windows.take("TARGET#racer", limit=3, window=3600).allowed)
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 17 + [True] * 3
