@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import pytest
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from snapinfra_cli.main import main
 from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS
 from tests.system import RunningSystem
-from tests.test_e2e_notifications import eventually, receiver
+from tests.test_e2e_notifications import eventually, receiver, texts_to
 
 pytestmark = pytest.mark.e2e
 
@@ -115,6 +116,12 @@ def test_deploy_an_infra_generation_and_destroy_it_told_by_webhook(system, tmp_p
             ["completed"],
             "cli-infra",
         )
+        assert sms["status"] == "pending_confirmation"
+        (text,) = eventually(lambda: texts_to(system, "+14155550123"))
+        code = re.search(r"Snapinfra code: ([0-9]{6})\.", text["message"]).group(1)
+        wrong = snapinfra(system, "confirm", sms["id"], f"{(int(code) + 1) % 10**6:06d}", user="cli-deployer")
+        assert wrong.exit_code == 1 and "wrong_code" in wrong.stderr
+        assert json_of(system, "confirm", sms["id"], code) == {"subscriptionId": sms["id"], "status": "confirmed"}
         listed = json_of(system, "subscriptions")
         assert {s["id"]: s["channel"] for s in listed} == {
             webhook["id"]: "webhook",

@@ -1,5 +1,6 @@
-"""End to end: a user subscribes by webhook, email and SMS through the api of the running system, and
-is told of a code generation on each channel; the webhook signatures are verified with the
+"""End to end: a user subscribes by webhook, email and SMS through the api of the running system,
+confirms the email by its link and the SMS by the code texted to it, and is told of a code generation
+on each channel; the webhook signatures are verified with the
 `standardwebhooks` library, the email and SMS are read from the embedded AWS's stores."""
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def emails(system: RunningSystem, to: str) -> list[dict]:
     return [m for m in store(system).get("ses", {}).get("Message", []) if to in m["destinations"]["ToAddresses"]]
 
 
+def texts_to(system: RunningSystem, phone: str) -> list[dict]:
+    return [m for m in store(system).get("sns", {}).get("SMS", []) if m["phone_number"] == phone]
+
+
 def test_a_user_is_told_of_a_code_generation_by_webhook_email_and_sms(tmp_path):
     server, received = receiver()
     try:
@@ -83,7 +88,16 @@ def test_a_user_is_told_of_a_code_generation_by_webhook_email_and_sms(tmp_path):
                 headers=USER,
                 timeout=10,
             )
-            assert sms.status_code == 201
+            assert sms.status_code == 201 and sms.json()["status"] == "pending_confirmation"
+            (code_text,) = eventually(lambda: texts_to(system, phone))  # the only text before confirming
+            code = re.search(r"Snapinfra code: ([0-9]{6})\.", code_text["message"]).group(1)
+            confirmed = requests.post(
+                f"{api_}/notifications/subscriptions/{sms.json()['id']}/confirm",
+                json={"code": code},
+                headers=USER,
+                timeout=10,
+            )
+            assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed", confirmed.text
 
             (confirmation,) = eventually(lambda: emails(system, address))
             link = html.unescape(re.search(r'href="([^"]+/confirm\?token=[^"]+)"', confirmation["body"]).group(1))
@@ -116,10 +130,8 @@ def test_a_user_is_told_of_a_code_generation_by_webhook_email_and_sms(tmp_path):
             download = html.unescape(re.search(r'href="([^"]+)">Download the project', done[0]["body"]).group(1))
             archive = zipfile.ZipFile(io.BytesIO(requests.get(download, timeout=30).content))
             assert "shop/README.md" in archive.namelist()
-            texts = eventually(
-                lambda: [m for m in store(system).get("sns", {}).get("SMS", []) if m["phone_number"] == phone]
-            )
-            assert texts[0]["message"].startswith("Snapinfra: Your project shop is ready")
+            texts = eventually(lambda: texts_to(system, phone)[1:])
+            assert [t["message"][:37] for t in texts] == ["Snapinfra: Your project shop is ready"]
 
             deliveries = eventually(
                 lambda: (

@@ -374,6 +374,8 @@ def _subscribe_command(channel: str, target_field: str) -> Callable[..., None]:
 
         def render() -> None:
             out.print(f"subscription [bold]{subscription['id']}[/bold] ({channel}): {subscription['status']}")
+            if channel == "sms":
+                out.print(f"enter the texted code with: snapinfra confirm {subscription['id']} <code>")
             if subscription.get("secret"):
                 out.print(f"signing secret (shown once): [bold]{subscription['secret']}[/bold]")
 
@@ -391,6 +393,27 @@ def subscribe() -> None:
 subscribe.command("email")(_subscribe_command("email", "email"))
 subscribe.command("sms")(_subscribe_command("sms", "phone"))
 subscribe.command("webhook")(_subscribe_command("webhook", "url"))
+
+
+@main.command()
+@click.argument("subscription_id")
+@click.argument("code")
+@pass_context
+@handled
+def confirm(ctx: Context, subscription_id: str, code: str) -> None:
+    """Confirm an SMS subscription with the code texted to its number."""
+    confirmed = ctx.api.post(f"/api/notifications/subscriptions/{subscription_id}/confirm", {"code": code})
+    ctx.emit(confirmed, lambda: out.print(f"subscription [bold]{subscription_id}[/bold]: confirmed"))
+
+
+@main.command("resend-code")
+@click.argument("subscription_id")
+@pass_context
+@handled
+def resend_code(ctx: Context, subscription_id: str) -> None:
+    """Text a pending SMS subscription a new code (the previous one stops working)."""
+    sent = ctx.api.post(f"/api/notifications/subscriptions/{subscription_id}/resend")
+    ctx.emit(sent, lambda: out.print(f"a new code was texted; it works until {sent['expiresAt']}"))
 
 
 @main.command()

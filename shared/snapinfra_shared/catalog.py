@@ -165,7 +165,8 @@ class SubscriptionFilters(EventData):
 
 class SubscriptionRequested(EventData):
     """A user subscribed. Carries the secrets the notifier needs once: an email subscription's
-    confirmation token (for the link it mails), a webhook's signing secret (which it keeps)."""
+    confirmation token (for the link it mails), an SMS subscription's confirmation code (which it
+    texts), a webhook's signing secret (which it keeps)."""
 
     subscription_id: str
     channel: Channel
@@ -173,12 +174,25 @@ class SubscriptionRequested(EventData):
     filters: SubscriptionFilters
     admin: bool = Field(default=False, description="also receives system alerts (admins only)")
     confirmation_token: str | None = Field(default=None, description="email only; the api keeps only its hash")
+    confirmation_code: str | None = Field(default=None, description="SMS only; the api keeps only its HMAC")
+    confirmation_expires_at: AwareDatetime | None = Field(
+        default=None, description="when the confirmation token or code stops working"
+    )
     signing_secret: str | None = Field(default=None, description="webhook only; kept by the notifier alone")
     requested_at: AwareDatetime
 
 
+class SubscriptionCodeReissued(EventData):
+    """A pending SMS subscription asked for a new confirmation code; the previous one is void."""
+
+    subscription_id: str
+    confirmation_code: str = Field(description="the new code, to be texted once; the api keeps only its HMAC")
+    confirmation_expires_at: AwareDatetime
+    issued_at: AwareDatetime = Field(description="orders the codes of one subscription: only the newest is sent")
+
+
 class SubscriptionConfirmed(EventData):
-    """The confirmation link of an email subscription was followed (the api checked the token)."""
+    """The api checked a confirmation: an email's link was followed, or an SMS code was entered."""
 
     subscription_id: str
     confirmed_at: AwareDatetime
@@ -280,7 +294,8 @@ CATALOG: dict[str, EventSpec] = {
         _spec(DeploymentDestroyed, "deployer", {"api", "notifier"}, "The stack is gone; the record stays as history."),
         _spec(DeploymentDestroyFailed, "deployer", {"api", "notifier"}, "The stack could not be deleted."),
         _spec(SubscriptionRequested, "api", {"notifier"}, "A user subscribed to notifications (email, SMS, webhook)."),
-        _spec(SubscriptionConfirmed, "api", {"notifier"}, "An email subscription's confirmation link was followed."),
+        _spec(SubscriptionCodeReissued, "api", {"notifier"}, "A new confirmation code for a pending SMS subscription."),
+        _spec(SubscriptionConfirmed, "api", {"notifier"}, "An email's confirmation link was followed, or an SMS code."),
         _spec(SubscriptionCancelled, "api", {"notifier"}, "A user unsubscribed."),
         _spec(SubscriptionActivated, "notifier", {"api"}, "A subscription now receives notifications."),
         _spec(SubscriptionDisabled, "notifier", {"api"}, "A subscription failed every attempt for too long."),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from snapinfra_api.adapters.artifacts import ArtifactReader
 from snapinfra_api.adapters.deployments import DeploymentRepository
+from snapinfra_api.adapters.limits import SlidingWindows
 from snapinfra_api.adapters.outbox import OutboxRelay
 from snapinfra_api.adapters.repository import JobRepository
 from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
@@ -16,7 +17,7 @@ from snapinfra_api.codegen_jobs import CodeGenJobs
 from snapinfra_api.deployments import Deployments
 from snapinfra_api.handlers import build_handlers
 from snapinfra_api.notification_handlers import build_notification_handlers
-from snapinfra_api.notifications import Notifications
+from snapinfra_api.notifications import Notifications, Policy
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.consumer import Consumer
@@ -106,7 +107,15 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
             SubscriptionReadModel(clients.dynamodb, resources.table),
             publisher,
             relay,
-            settings.confirmation_ttl_seconds,
+            SlidingWindows(clients.dynamodb, resources.table),
+            Policy(
+                confirmation_ttl_seconds=settings.confirmation_ttl_seconds,
+                code_ttl_seconds=settings.sms_code_ttl_seconds,
+                code_max_attempts=settings.sms_code_max_attempts,
+                confirmations_per_target=settings.confirmations_per_target,
+                confirmation_window_seconds=settings.confirmation_window_seconds,
+                max_per_user=settings.max_subscriptions_per_user,
+            ),
         ),
         deployments=Deployments(DeploymentRepository(clients.dynamodb, resources.table), repository, publisher, relay),
     )

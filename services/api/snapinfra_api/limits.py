@@ -47,6 +47,35 @@ def _rate_headers(verdict: Verdict) -> dict[str, str]:
     }
 
 
+def _bucket_settings(bucket: str) -> tuple[float, int]:
+    """A bucket's refill (tokens per minute, 0: no limit) and size, from settings."""
+    settings = deps().settings
+    if bucket == "subscriptions":
+        return settings.subscription_rate_per_minute, settings.subscription_rate_burst
+    return settings.job_rate_per_minute, settings.job_rate_burst
+
+
+def charge(user_id: str, bucket: str) -> dict[str, str]:
+    """Take a token from `user_id`'s bucket `bucket`: the X-RateLimit-* headers, or 429 with Retry-After."""
+    per_minute, burst = _bucket_settings(bucket)
+    if per_minute <= 0:
+        return {}
+    d = deps()
+    verdict = TokenBuckets(d.clients.dynamodb, d.resources.table).take(
+        f"{user_id}#{bucket}", rate_per_second=per_minute / 60, burst=burst
+    )
+    headers = _rate_headers(verdict)
+    if not verdict.allowed:
+        wait = max(1, math.ceil(verdict.retry_after))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests: {burst} at once and {per_minute:g} per minute are allowed; try again in {wait} s",
+            headers={**headers, "Retry-After": str(wait)},
+        )
+    return headers
+
+
 def rate_limited(bucket: str) -> Callable[[F], F]:
     """Each call takes a token from the caller's bucket `bucket` (rate and burst from settings);
     without one, 429 with Retry-After. Every answer says where the bucket stands."""
@@ -54,25 +83,9 @@ def rate_limited(bucket: str) -> Callable[[F], F]:
     def wrap(view: F) -> F:
         @functools.wraps(view)
         def limited(*args: Any, **kwargs: Any) -> Any:
-            settings = deps().settings
-            if settings.job_rate_per_minute <= 0:
+            headers = charge(caller().user_id, bucket)
+            if not headers:
                 return view(*args, **kwargs)
-            d = deps()
-            verdict = TokenBuckets(d.clients.dynamodb, d.resources.table).take(
-                f"{caller().user_id}#{bucket}",
-                rate_per_second=settings.job_rate_per_minute / 60,
-                burst=settings.job_rate_burst,
-            )
-            headers = _rate_headers(verdict)
-            if not verdict.allowed:
-                wait = max(1, math.ceil(verdict.retry_after))
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    f"too many requests: {settings.job_rate_burst} at once and {settings.job_rate_per_minute:g} "
-                    f"per minute are allowed; try again in {wait} s",
-                    headers={**headers, "Retry-After": str(wait)},
-                )
             response = make_response(view(*args, **kwargs))
             response.headers.update(headers)
             return response

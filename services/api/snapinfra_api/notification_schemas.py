@@ -94,6 +94,10 @@ class ConfirmQuery(_In):
     token: str = Field(min_length=16, max_length=256)
 
 
+class ConfirmCode(_In):
+    code: str = Field(pattern=r"^[0-9]{6}$", description="the 6 digits texted to the number")
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
@@ -150,3 +154,8 @@ class DeliveryPage(_Out):
 class ConfirmationOut(_Out):
     subscription_id: str
     status: Literal["confirmed"]
+
+
+class CodeSentOut(_Out):
+    subscription_id: str
+    expires_at: datetime = Field(description="the new code works until then; the previous one no longer does")

@@ -21,7 +21,9 @@ REASONS = {
     401: "No valid credentials",
     403: "The caller lacks admin rights",
     404: "No such resource of the caller's",
-    409: "The resource is not in a state that allows this (or the same Idempotency-Key is still in progress)",
+    409: "The resource is not in a state that allows this, or exists already (or the same Idempotency-Key is "
+    "still in progress)",
+    410: "The confirmation code expired or used up its attempts; ask for a new one",
     413: "The body is larger than SNAPINFRA_MAX_BODY_BYTES",
     415: "The body is not JSON",
     422: "A field is invalid (named in `fields`), or an Idempotency-Key was reused with another body",

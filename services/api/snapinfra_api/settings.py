@@ -49,6 +49,28 @@ class ApiSettings(WorkerSettings):
         default_factory=list, description="hosts a webhook may use plain http to (make dev: loopback)"
     )
     confirmation_ttl_seconds: int = Field(default=3 * 24 * 3600, ge=60, description="life of a confirmation link")
+    sms_code_ttl_seconds: int = Field(default=600, ge=60, le=3600, description="life of an SMS confirmation code")
+    sms_code_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="wrong codes allowed before the code is void and a new one is needed"
+    )
+    subscription_rate_per_minute: float = Field(
+        default=2.0,
+        ge=0,
+        description="tokens a user's bucket for the subscribe, confirm and resend routes gains per minute; 0: off",
+    )
+    subscription_rate_burst: int = Field(
+        default=10, ge=1, description="that bucket's size: subscribe, confirm and resend calls a user may make at once"
+    )
+    confirmations_per_target: int = Field(
+        default=3,
+        ge=1,
+        description="confirmation messages (emails, SMS codes) one address or number may receive per "
+        "confirmation_window_seconds, whoever asks",
+    )
+    confirmation_window_seconds: int = Field(
+        default=24 * 3600, ge=60, description="the sliding window of confirmations_per_target"
+    )
+    max_subscriptions_per_user: int = Field(default=25, ge=1, description="subscriptions one user may hold at once")
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod

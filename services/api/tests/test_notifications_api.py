@@ -1,13 +1,22 @@
 """The notification endpoints against the embedded AWS: validation, the events the api publishes
-for the notifier, confirmation by link, unsubscribing, and the projection of the notifier's events."""
+for the notifier, confirmation by link and by SMS code, unsubscribing, and the projection of the
+notifier's events."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
+from snapinfra_api.adapters.limits import SlidingWindows
+from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 from snapinfra_api.notification_handlers import build_notification_handlers
@@ -188,3 +197,121 @@ def test_delivery_attempts_and_disabling_are_projected_for_their_owner_only(alic
     )  # late: never undoes the disabling
     statuses = {s["id"]: s["status"] for s in alice.get("/api/notifications/subscriptions").json["items"]}
     assert statuses == {sub["id"]: "disabled", other["id"]: "active"}
+
+
+# -- SMS confirmation by code ------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))  # whole seconds: timestamps round-trip exactly
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def with_clock(deps, clock: Clock):
+    """The notification use cases, their read model and their windows on an injected clock."""
+    table = deps.resources.table
+    deps.notifications = dataclasses.replace(
+        deps.notifications,
+        clock=clock,
+        read_model=SubscriptionReadModel(deps.clients.dynamodb, table, clock=clock),
+        windows=SlidingWindows(deps.clients.dynamodb, table, clock=clock),
+    )
+    return deps
+
+
+def subscribe_sms(stack, owner, phone: str = "+14155552671") -> tuple[dict, str]:
+    """Subscribe `phone`; the subscription and the code the notifier was asked to text."""
+    created = owner.post("/api/notifications/subscribe/sms", json={"phone": phone})
+    assert created.status_code == 201, created.json
+    (requested,) = sent_to_notifier(stack)
+    return created.json, requested.data["confirmation_code"]
+
+
+def confirm(owner, sub_id: str, code: str):
+    return owner.post(f"/api/notifications/subscriptions/{sub_id}/confirm", json={"code": code})
+
+
+def other(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def test_an_sms_subscription_is_pending_until_the_texted_code_is_confirmed(stack, alice, bob, deps):
+    sub, code = subscribe_sms(stack, alice)
+    assert sub["status"] == "pending_confirmation" and re.fullmatch(r"[0-9]{6}", code)
+    item = deps.clients.dynamodb.get_item(
+        TableName=deps.resources.table, Key={"pk": {"S": "USER#alice"}, "sk": {"S": f"NOTIFSUB#{sub['id']}"}}
+    )["Item"]
+    expected = hmac.new(sub["id"].encode(), code.encode(), hashlib.sha256).hexdigest()
+    assert item["code_hash"]["S"] == expected  # only the HMAC is kept, keyed by the subscription
+    assert code not in json.dumps(item)
+    assert confirm(bob, sub["id"], code).status_code == 404  # another user's subscription
+    wrong = confirm(alice, sub["id"], other(code))
+    assert wrong.status_code == 422 and wrong.json["error"]["code"] == "wrong_code"
+    assert wrong.json["error"]["fields"][0]["field"] == "code" and "4 attempts left" in wrong.json["error"]["message"]
+    malformed = confirm(alice, sub["id"], "12345")
+    assert malformed.status_code == 422 and malformed.json["error"]["fields"][0]["field"] == "code"
+    assert sent_to_notifier(stack) == []
+    confirmed = confirm(alice, sub["id"], code)
+    assert confirmed.status_code == 200 and confirmed.json == {"subscriptionId": sub["id"], "status": "confirmed"}
+    (event,) = sent_to_notifier(stack)
+    assert (event.type, event.user_id, event.data["subscription_id"]) == ("SubscriptionConfirmed", "alice", sub["id"])
+    assert confirm(alice, sub["id"], code).status_code == 200  # again: confirmed already, nothing sent
+    assert sent_to_notifier(stack) == []
+    assert alice.get("/api/notifications/subscriptions").json["items"][0]["status"] == "pending_confirmation"
+    project(
+        deps,
+        notifier_event(
+            "SubscriptionActivated",
+            "alice",
+            SubscriptionActivated(subscription_id=sub["id"], activated_at=datetime.now(UTC)),
+        ),
+    )
+    assert alice.get("/api/notifications/subscriptions").json["items"][0]["status"] == "active"
+
+
+def test_an_expired_code_is_refused_and_a_new_one_replaces_it(stack, alice, deps):
+    clock = Clock()
+    with_clock(deps, clock)
+    sub, code = subscribe_sms(stack, alice)
+    clock.now += 600  # the code's ten minutes are over
+    expired = confirm(alice, sub["id"], code)
+    assert expired.status_code == 410 and expired.json["error"]["code"] == "code_expired"
+    assert f"/subscriptions/{sub['id']}/resend" in expired.json["error"]["message"]
+    resent = alice.post(f"/api/notifications/subscriptions/{sub['id']}/resend")
+    assert resent.status_code == 202, resent.json
+    (event,) = sent_to_notifier(stack)
+    assert event.type == "SubscriptionCodeReissued" and event.data["subscription_id"] == sub["id"]
+    new = event.data["confirmation_code"]
+    assert datetime.fromisoformat(resent.json["expiresAt"]).timestamp() == clock.now + 600
+    if new != code:  # the old code no longer works (one chance in a million that they are the same)
+        assert confirm(alice, sub["id"], code).json["error"]["code"] == "wrong_code"
+    clock.now += 599
+    assert confirm(alice, sub["id"], new).status_code == 200
+    assert alice.post(f"/api/notifications/subscriptions/{sub['id']}/resend").status_code == 409  # confirmed
+
+
+def test_after_too_many_attempts_the_code_is_void(stack, alice, deps):
+    sub, code = subscribe_sms(stack, alice)
+    answers = [confirm(alice, sub["id"], other(code)) for _ in range(5)]
+    assert [a.status_code for a in answers] == [422] * 5
+    assert "last attempt" in answers[-1].json["error"]["message"]
+    exhausted = confirm(alice, sub["id"], code)  # the right code, too late
+    assert exhausted.status_code == 410 and exhausted.json["error"]["code"] == "code_exhausted"
+    assert sent_to_notifier(stack) == []
+    assert alice.post(f"/api/notifications/subscriptions/{sub['id']}/resend").status_code == 202
+    (event,) = sent_to_notifier(stack)
+    assert confirm(alice, sub["id"], event.data["confirmation_code"]).status_code == 200
+
+
+def test_only_a_pending_sms_subscription_takes_a_code(stack, alice):
+    mail = alice.post("/api/notifications/subscribe/email", json={"email": "a@example.com"}).json
+    hook = alice.post("/api/notifications/subscribe/webhook", json={"url": "https://h.example.com/"}).json
+    for sub in (mail, hook):
+        refused = confirm(alice, sub["id"], "123456")
+        assert refused.status_code == 409 and refused.json["error"]["code"] == "no_code_pending"
+        assert alice.post(f"/api/notifications/subscriptions/{sub['id']}/resend").status_code == 409
+    assert confirm(alice, "not-an-id", "123456").status_code == 404
+    assert alice.post(f"/api/notifications/subscriptions/{uuid.uuid4()}/resend").status_code == 404

@@ -16,6 +16,7 @@ from snapinfra_notifier.handlers import (
     deliver,
     job_event,
     subscription_cancelled,
+    subscription_code_reissued,
     subscription_confirmed,
     subscription_requested,
 )
@@ -59,6 +60,7 @@ def build_dependencies(
 def build_handlers(deps: Dependencies) -> Mapping[str, EventHandler]:
     handlers: dict[str, EventHandler] = {
         "SubscriptionRequested": functools.partial(subscription_requested, deps=deps),
+        "SubscriptionCodeReissued": functools.partial(subscription_code_reissued, deps=deps),
         "SubscriptionConfirmed": functools.partial(subscription_confirmed, deps=deps),
         "SubscriptionCancelled": functools.partial(subscription_cancelled, deps=deps),
     }

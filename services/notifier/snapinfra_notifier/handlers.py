@@ -1,10 +1,13 @@
 """What the notifier does with each event it consumes, and with each delivery attempt it scheduled.
 
-Subscriptions arrive from the api (requested, confirmed, cancelled); the notifier keeps them and
-announces their state (activated, disabled). A user's job event becomes one notification per matching
-subscription of that user (a conditional put keyed on the event and the subscription makes it happen
-once), each attempted through the delivery queue; a failed attempt waits there for the next one of
-the schedule. Every attempt is announced (NotificationAttempted) for the api's read model.
+Subscriptions arrive from the api (requested, code reissued, confirmed, cancelled); the notifier keeps
+them and announces their state (activated, disabled). An email or SMS subscription waits for its
+confirmation: until then its target gets only the confirmation email, or texts of its code.
+
+A user's job event becomes one notification per matching subscription of that user (a conditional put
+keyed on the event and the subscription makes it happen once), each attempted through the delivery
+queue; a failed attempt waits there for the next one of the schedule. Every attempt is announced
+(NotificationAttempted) for the api's read model.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from snapinfra_shared.catalog import (
     NotificationAttempted,
     SubscriptionActivated,
     SubscriptionCancelled,
+    SubscriptionCodeReissued,
     SubscriptionConfirmed,
     SubscriptionDisabled,
     SubscriptionRequested,
@@ -86,7 +90,7 @@ def subscription_requested(event: Envelope, data: SubscriptionRequested, _: Deli
         user_id=event.user_id,
         channel=data.channel,
         target=data.target,
-        status="pending_confirmation" if data.channel == "email" else "active",
+        status="active" if data.channel == "webhook" else "pending_confirmation",
         event_types=data.filters.event_types,
         statuses=data.filters.statuses,
         project_id=data.filters.project_id,
@@ -99,7 +103,11 @@ def subscription_requested(event: Envelope, data: SubscriptionRequested, _: Deli
             log.info("subscription cancelled before it arrived", extra={"subscription_id": data.subscription_id})
             return
         sub = found
-    if sub.status == "pending_confirmation" and not sub.confirmation_sent:
+    if sub.status == "pending_confirmation" and sub.channel == "sms":
+        if not data.confirmation_code or data.confirmation_expires_at is None:
+            raise ValueError("an SMS subscription needs its confirmation code")
+        _text_code(deps, sub, data.confirmation_code, data.confirmation_expires_at, data.requested_at)
+    elif sub.status == "pending_confirmation" and not sub.confirmation_sent:
         if not data.confirmation_token:
             raise ValueError("an email subscription needs its confirmation token")
         confirm_url = f"{deps.public_base_url}/api/notifications/confirm?token={data.confirmation_token}"
@@ -115,6 +123,29 @@ def subscription_requested(event: Envelope, data: SubscriptionRequested, _: Deli
         log.info("confirmation sent", extra={"subscription_id": sub.id})
     elif sub.status == "active":
         _activated(deps, event, sub.id)
+
+
+def subscription_code_reissued(
+    event: Envelope, data: SubscriptionCodeReissued, _: Delivery, *, deps: Dependencies
+) -> None:
+    sub = deps.store.get_subscription(event.user_id, data.subscription_id)
+    if sub is None:
+        raise NotYetKnown(f"subscription {data.subscription_id} has not arrived yet")
+    if sub.status != "pending_confirmation" or sub.channel != "sms":
+        log.info("a code for a subscription no longer pending", extra={"subscription_id": sub.id})
+        return
+    _text_code(deps, sub, data.confirmation_code, data.confirmation_expires_at, data.issued_at)
+
+
+def _text_code(deps: Dependencies, sub: Subscription, code: str, expires_at: datetime, issued_at: datetime) -> None:
+    """Text the code once: not again when redelivered, and never after a newer one."""
+    issued = issued_at.timestamp()
+    if sub.code_issued_at is not None and sub.code_issued_at >= issued:
+        return
+    minutes = max(1, round((expires_at - issued_at).total_seconds() / 60))
+    deps.sms.send(sub.target, messages.sms_code(code, minutes))
+    deps.store.mark_code_sent(sub.user_id, sub.id, issued)
+    log.info("confirmation code sent", extra={"subscription_id": sub.id})
 
 
 def subscription_confirmed(event: Envelope, data: SubscriptionConfirmed, _: Delivery, *, deps: Dependencies) -> None:

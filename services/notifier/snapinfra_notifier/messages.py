@@ -91,6 +91,14 @@ def sms(kind: str, event: Envelope) -> str:
     return line if len(line) <= 160 else line[:157] + "..."
 
 
+def sms_code(code: str, minutes: int) -> str:
+    """The one text an unconfirmed number ever gets: its code, and how to ignore it."""
+    return (
+        f"Snapinfra code: {code}. Enter it within {minutes} min to get Snapinfra notifications by SMS here. "
+        "Not you? Ignore this."
+    )
+
+
 def webhook_body(kind: str, event: Envelope) -> str:
     """The event itself, with its notification kind beside its type."""
     return json.dumps({"kind": kind, **event.model_dump(mode="json")}, separators=(",", ":"))

@@ -109,28 +109,34 @@ class Notifier:
     def handle(self, event: Envelope, receive_count: int = 1) -> None:
         self.dispatch(event, Delivery("m", receive_count, 5))
 
-    def subscribe(self, user: str, channel: str, target: str, *, token=None, **filters) -> str:
+    def subscribe(self, user: str, channel: str, target: str, *, token=None, code=None, **filters) -> str:
         sub_id = str(uuid.uuid4())
-        admin = filters.pop("admin", False)
-        self.handle(
-            new_event(
-                "SubscriptionRequested",
-                source="api",
-                user_id=user,
-                correlation_id="c-sub",
-                data=SubscriptionRequested(
-                    subscription_id=sub_id,
-                    channel=channel,
-                    target=target,
-                    filters=SubscriptionFilters(**filters),
-                    admin=admin,
-                    confirmation_token=token,
-                    signing_secret=SECRET if channel == "webhook" else None,
-                    requested_at=_now(),
-                ),
-            )
-        )
+        self.handle(self.requested(user, sub_id, channel, target, token=token, code=code, **filters))
         return sub_id
+
+    @staticmethod
+    def requested(user: str, sub_id: str, channel: str, target: str, *, token=None, code=None, **filters) -> Envelope:
+        from datetime import timedelta
+
+        admin = filters.pop("admin", False)
+        return new_event(
+            "SubscriptionRequested",
+            source="api",
+            user_id=user,
+            correlation_id="c-sub",
+            data=SubscriptionRequested(
+                subscription_id=sub_id,
+                channel=channel,
+                target=target,
+                filters=SubscriptionFilters(**filters),
+                admin=admin,
+                confirmation_token=token,
+                confirmation_code=code,
+                confirmation_expires_at=_now() + timedelta(minutes=10) if code else None,
+                signing_secret=SECRET if channel == "webhook" else None,
+                requested_at=_now(),
+            ),
+        )
 
     def run_deliveries(self, until, timeout: float = 30.0) -> None:
         """Poll the delivery queue (retries come back by their visibility timeout) until `until()`."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
@@ -17,8 +18,10 @@ from snapinfra_shared.catalog import (
     CodeGenerationStarted,
     DeploymentRequested,
     DeploymentStarted,
+    SubscriptionCodeReissued,
     SubscriptionConfirmed,
 )
+from snapinfra_shared.consumer import NotYet
 from snapinfra_shared.events import Envelope, new_event
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the one the harness subscribes webhooks with
@@ -247,15 +250,61 @@ def test_email_needs_confirmation_and_the_completion_email_carries_the_download_
     assert requests.get(link, timeout=10).content == b"PK-zip-bytes"  # the presigned link works
 
 
-def test_an_sms_is_short_and_found_in_the_sns_store(stack, make_notifier, emails_to, sms_to):
+def confirmed(user: str, sub: str) -> Envelope:
+    data = SubscriptionConfirmed(subscription_id=sub, confirmed_at=datetime.now(UTC))
+    return new_event("SubscriptionConfirmed", source="api", user_id=user, correlation_id="c", data=data)
+
+
+def reissued(user: str, sub: str, code: str, issued_at: datetime) -> Envelope:
+    data = SubscriptionCodeReissued(
+        subscription_id=sub,
+        confirmation_code=code,
+        confirmation_expires_at=issued_at + timedelta(minutes=10),
+        issued_at=issued_at,
+    )
+    return new_event("SubscriptionCodeReissued", source="api", user_id=user, correlation_id="c", data=data)
+
+
+def test_an_unconfirmed_number_gets_its_codes_and_nothing_else(stack, make_notifier, sms_to):
     notifier = make_notifier()
     phone = "+1415555" + str(uuid.uuid4().int)[:4]
-    notifier.subscribe("hal", "sms", phone, statuses=["failed"])
+    sub = str(uuid.uuid4())
+    request = notifier.requested("hal", sub, "sms", phone, code="123456", statuses=["failed"])
+    notifier.handle(request)
+    notifier.handle(request, receive_count=2)  # redelivered: texted once
+    (first,) = sms_to(phone)
+    assert first["message"].startswith("Snapinfra code: 123456. Enter it within 10 min")
+    assert len(first["message"]) <= 160
+    assert notifier.announced() == []  # pending: not activated
+    notifier.handle(failed("hal"))  # a job event for a pending number: nothing is queued, nothing sent
+    for _ in range(2):
+        notifier.deliveries.poll_once()
+    assert notifier.announced() == [] and len(sms_to(phone)) == 1
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    notifier.handle(reissued("hal", sub, "654321", later))
+    notifier.handle(reissued("hal", sub, "654321", later), receive_count=2)  # redelivered
+    notifier.handle(reissued("hal", sub, "111111", later - timedelta(seconds=1)))  # older than the one sent
+    assert [m["message"].split(".")[0] for m in sms_to(phone)] == ["Snapinfra code: 123456", "Snapinfra code: 654321"]
+
+    notifier.handle(confirmed("hal", sub))
+    assert [e.type for e in notifier.announced()] == ["SubscriptionActivated"]
+    notifier.handle(reissued("hal", sub, "222222", later + timedelta(seconds=1)))  # confirmed: no more codes
     notifier.handle(failed("hal"))
-    notifier.run_deliveries(lambda: len(sms_to(phone)) == 1)
-    (sms,) = sms_to(phone)
+    notifier.run_deliveries(lambda: len(sms_to(phone)) == 3)
+    sms = sms_to(phone)[2]
     assert sms["message"] == "Snapinfra: Code generation failed for shop. no entities"
     assert len(sms["message"]) <= 160
+
+
+def test_a_code_for_a_subscription_not_yet_arrived_waits(stack, make_notifier, sms_to):
+    notifier = make_notifier()
+    phone = "+1415555" + str(uuid.uuid4().int)[:4]
+    sub = str(uuid.uuid4())
+    with pytest.raises(NotYet):  # the consumer retries it later
+        notifier.handle(reissued("ida", sub, "654321", datetime.now(UTC)))
+    notifier.handle(notifier.requested("ida", sub, "sms", phone, code="123456"))
+    notifier.handle(reissued("ida", sub, "654321", datetime.now(UTC) + timedelta(seconds=1)), receive_count=2)
+    assert [m["message"][:22] for m in sms_to(phone)] == ["Snapinfra code: 123456", "Snapinfra code: 654321"]
 
 
 def test_a_dead_lettered_message_alerts_the_admin_subscriptions_only(stack, receiver, make_notifier):

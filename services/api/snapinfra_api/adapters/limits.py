@@ -1,9 +1,10 @@
-"""The api table's records of limits: per-user token buckets and Idempotency-Key records.
+"""The api table's records of limits: per-user token buckets, sliding windows (at most N in any
+window, e.g. confirmation messages to one address whoever asks) and Idempotency-Key records.
 
-Keys: a bucket is `pk=LIMIT#<user>#<name>`, `sk=LIMIT`; an idempotency record is
-`pk=IDEMPOTENCY#<user>`, `sk=<scope>#<key>`. Both carry `expires_at` (the table's TTL attribute), so
-DynamoDB removes them once they no longer matter; reads treat an expired record as absent because TTL
-deletion lags.
+Keys: a bucket is `pk=LIMIT#<user>#<name>`, `sk=LIMIT`; a window is `pk=WINDOW#<key>`, `sk=WINDOW`;
+an idempotency record is `pk=IDEMPOTENCY#<user>`, `sk=<scope>#<key>`. All carry `expires_at` (the
+table's TTL attribute), so DynamoDB removes them once they no longer matter; reads treat an expired
+record as absent because TTL deletion lags.
 """
 
 from __future__ import annotations
@@ -80,6 +81,48 @@ class TokenBuckets:
             return Verdict(True, burst, math.floor(left), 0.0, (burst - left) / rate_per_second)
         # Lost every race: the bucket is being drained right now, so this request waits too.
         return Verdict(False, burst, 0, 1.0, float(burst) / rate_per_second)
+
+
+class SlidingWindows:
+    """At most `limit` takes in any `window` seconds per key: the item keeps the times of the last
+    takes and is written by compare-and-set on its version, so concurrent takers never overdraw it.
+    Unlike a token bucket, nothing refills early: the limit holds in every window, not on average."""
+
+    ATTEMPTS = 8
+
+    def __init__(self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time):
+        self._ddb, self._table, self._clock = dynamodb, table, clock
+
+    def take(self, key: str, *, limit: int, window: float) -> Verdict:
+        item_key = {"pk": {"S": f"WINDOW#{key}"}, "sk": {"S": "WINDOW"}}
+        for _ in range(self.ATTEMPTS):
+            item = self._ddb.get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
+            now = self._clock()
+            taken = sorted(float(t["N"]) for t in item["taken"]["L"]) if item else []
+            recent = [t for t in taken if t > now - window]
+            if len(recent) >= limit:
+                wait = recent[-limit] + window - now
+                return Verdict(False, limit, 0, wait, recent[-1] + window - now)
+            version = int(item["version"]["N"]) if item else 0
+            kept = [*recent, now][-limit:]
+            try:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item={
+                        **item_key,
+                        "taken": {"L": [{"N": repr(t)} for t in kept]},
+                        "version": {"N": str(version + 1)},
+                        "expires_at": {"N": str(int(now + window) + 60)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk)" if item is None else "version = :version",
+                    **({} if item is None else {"ExpressionAttributeValues": {":version": {"N": str(version)}}}),
+                )
+            except ClientError as exc:
+                if _conditional_failed(exc):
+                    continue  # another request took meanwhile: read again
+                raise
+            return Verdict(True, limit, limit - len(kept), 0.0, window)
+        return Verdict(False, limit, 0, 1.0, window)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The api's read model of notification subscriptions and delivery attempts, in the api's table.
 
-Keys: a subscription `pk=USER#<user>`, `sk=NOTIFSUB#<id>` (ids are UUIDv7: newest first); a pending
-confirmation `pk=CONFIRM#<sha256 of the token>`, `sk=CONFIRM` (the token itself is never stored here);
+Keys: a subscription `pk=USER#<user>`, `sk=NOTIFSUB#<id>` (ids are UUIDv7: newest first), with an SMS
+code's HMAC, expiry and attempts while it is pending; a pending email confirmation
+`pk=CONFIRM#<sha256 of the token>`, `sk=CONFIRM` (the token itself is never stored here); the user's
+target `pk=USER#<user>`, `sk=NOTIFTARGET#<target key>` naming the subscription that holds it (so one
+target is subscribed once); the user's count of subscriptions `pk=USER#<user>`, `sk=NOTIFCOUNT`;
 a delivery attempt `pk=USER#<user>`, `sk=DELIVERY#<at>#<id>`, and on gsi1 `USER#<user>#NOTIFSUB#<sub>`
 for the listing of one subscription. Each write that carries an event puts it on a standalone outbox
 item in the same transaction (see repository.py), so an accepted request is never lost.
@@ -29,7 +32,14 @@ from snapinfra_shared.events import Envelope
 STATUS_RANK = {"pending_confirmation": 0, "active": 1, "disabled": 2}
 DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600
 
-__all__ = ["InvalidCursor", "SubscriptionReadModel", "SubscriptionRecord"]
+__all__ = [
+    "CodeState",
+    "DuplicateTarget",
+    "InvalidCursor",
+    "SubscriptionReadModel",
+    "SubscriptionRecord",
+    "TooManySubscriptions",
+]
 
 
 @dataclass(frozen=True)
@@ -54,12 +64,40 @@ class Confirmation:
     confirmed: bool
 
 
+class DuplicateTarget(Exception):
+    """The user already subscribed this target; args[0] is that subscription's id."""
+
+
+class TooManySubscriptions(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CodeState:
+    """What the read model knows of a subscription's confirmation by code."""
+
+    channel: str
+    target: str
+    confirmed: bool
+    code_hash: str | None
+    expires_at: int
+    attempts: int
+
+
 def _sub_key(user_id: str, subscription_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": f"NOTIFSUB#{subscription_id}"}}
 
 
 def _confirm_key(token_hash: str) -> dict[str, Any]:
     return {"pk": {"S": f"CONFIRM#{token_hash}"}, "sk": {"S": "CONFIRM"}}
+
+
+def _target_key(user_id: str, target_key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": f"NOTIFTARGET#{target_key}"}}
+
+
+def _count_key(user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "NOTIFCOUNT"}}
 
 
 def _outbox_put(table: str, event: Envelope) -> dict[str, Any]:
@@ -87,6 +125,12 @@ def _cancelled_by_condition(exc: ClientError) -> bool:
     return any(r.get("Code") == "ConditionalCheckFailed" for r in exc.response.get("CancellationReasons", []))
 
 
+def _failed_at(exc: ClientError) -> set[int]:
+    """The indexes of a cancelled transaction's writes whose condition failed."""
+    reasons = exc.response.get("CancellationReasons", [])
+    return {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+
+
 class SubscriptionReadModel:
     def __init__(self, dynamodb: Any, table: str, clock: Any = time.time):
         self._ddb = dynamodb
@@ -95,12 +139,24 @@ class SubscriptionReadModel:
 
     # -- writes that carry an event -------------------------------------------------------------
 
-    def add(self, sub: SubscriptionRecord, event: Envelope, confirmation: tuple[str, int] | None) -> None:
-        """The subscription, its confirmation (token hash, expiry) if any, and its event, in one transaction."""
+    def add(
+        self,
+        sub: SubscriptionRecord,
+        event: Envelope,
+        confirmation: tuple[str, int] | None,
+        *,
+        target_key: str,
+        cap: int,
+        code: tuple[str, int] | None = None,
+    ) -> None:
+        """The subscription, its target's claim, the user's count (at most `cap`), its email confirmation
+        (token hash, expiry) or SMS code (HMAC, expiry) if any, and its event, in one transaction.
+        Raises DuplicateTarget or TooManySubscriptions."""
         item: dict[str, Any] = {
             **_sub_key(sub.user_id, sub.id),
             "channel": {"S": sub.channel},
             "target": {"S": sub.target},
+            "target_key": {"S": target_key},
             "status": {"S": sub.status},
             "status_rank": {"N": str(STATUS_RANK[sub.status])},
             "event_types": {"L": [{"S": v} for v in sub.event_types]},
@@ -110,9 +166,27 @@ class SubscriptionReadModel:
         }
         if sub.project_id:
             item["project_id"] = {"S": sub.project_id}
+        if code is not None:
+            item |= {"code_hash": {"S": code[0]}, "code_expires_at": {"N": str(code[1])}, "code_attempts": {"N": "0"}}
         writes: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
             _outbox_put(self.table, event),
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**_target_key(sub.user_id, target_key), "subscription_id": {"S": sub.id}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _count_key(sub.user_id),
+                    "UpdateExpression": "ADD subscriptions :one",
+                    "ConditionExpression": "attribute_not_exists(subscriptions) OR subscriptions < :cap",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}},
+                }
+            },
         ]
         if confirmation is not None:
             token_hash, expires_at = confirmation
@@ -129,23 +203,67 @@ class SubscriptionReadModel:
                     }
                 }
             )
-        self._ddb.transact_write_items(TransactItems=writes)
+        try:
+            self._ddb.transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if not _cancelled_by_condition(exc):
+                raise
+            existing = self.holder_of(sub.user_id, target_key)
+            if existing == sub.id:
+                return  # a retry of a transaction that was applied: it is ours
+            if existing is not None:
+                raise DuplicateTarget(existing) from exc
+            if 3 in _failed_at(exc) or self.count(sub.user_id) >= cap:
+                raise TooManySubscriptions(cap) from exc
+            raise
+
+    def holder_of(self, user_id: str, target_key: str) -> str | None:
+        """The id of the user's subscription to this target, if any."""
+        item = self._ddb.get_item(TableName=self.table, Key=_target_key(user_id, target_key), ConsistentRead=True).get(
+            "Item"
+        )
+        return item["subscription_id"]["S"] if item else None
+
+    def count(self, user_id: str) -> int:
+        item = self._ddb.get_item(TableName=self.table, Key=_count_key(user_id), ConsistentRead=True).get("Item")
+        return int(item["subscriptions"]["N"]) if item and "subscriptions" in item else 0
 
     def remove(self, user_id: str, subscription_id: str, event: Envelope) -> bool:
-        """False when the user has no such subscription."""
-        try:
-            self._ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self.table,
-                            "Key": _sub_key(user_id, subscription_id),
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    _outbox_put(self.table, event),
-                ]
+        """False when the user has no such subscription. Frees its target and its place in the count."""
+        item = self._ddb.get_item(
+            TableName=self.table, Key=_sub_key(user_id, subscription_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return False
+        writes: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": _sub_key(user_id, subscription_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            _outbox_put(self.table, event),
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _count_key(user_id),
+                    "UpdateExpression": "ADD subscriptions :minus_one",
+                    "ExpressionAttributeValues": {":minus_one": {"N": "-1"}},
+                }
+            },
+        ]
+        if "target_key" in item:
+            writes.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": _target_key(user_id, item["target_key"]["S"]),
+                    }
+                }
             )
+        try:
+            self._ddb.transact_write_items(TransactItems=writes)
             return True
         except ClientError as exc:
             if _cancelled_by_condition(exc):
@@ -174,6 +292,99 @@ class SubscriptionReadModel:
             if _cancelled_by_condition(exc):
                 return False
             raise
+
+    def count_code_attempt(self, user_id: str, subscription_id: str, code_hash: str, max_attempts: int) -> int | None:
+        """Count one attempt at this code; the attempts so far, or None when the code was replaced,
+        used, or had no attempts left (so no more than `max_attempts` are ever compared)."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self.table,
+                Key=_sub_key(user_id, subscription_id),
+                UpdateExpression="ADD code_attempts :one",
+                ConditionExpression="code_hash = :hash AND code_attempts < :max",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":hash": {"S": code_hash},
+                    ":max": {"N": str(max_attempts)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(response["Attributes"]["code_attempts"]["N"])
+
+    def confirm_code(self, user_id: str, subscription_id: str, code_hash: str, event: Envelope) -> bool:
+        """Mark the subscription confirmed, the code used, and carry the event; False when it was meanwhile."""
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _sub_key(user_id, subscription_id),
+                            "UpdateExpression": "SET confirmed_at = :at REMOVE code_hash, code_expires_at, "
+                            "code_attempts",
+                            "ConditionExpression": "code_hash = :hash AND attribute_not_exists(confirmed_at)",
+                            "ExpressionAttributeValues": {
+                                ":at": {"S": event.occurred_at.isoformat()},
+                                ":hash": {"S": code_hash},
+                            },
+                        }
+                    },
+                    _outbox_put(self.table, event),
+                ]
+            )
+            return True
+        except ClientError as exc:
+            if _cancelled_by_condition(exc):
+                return False
+            raise
+
+    def replace_code(self, user_id: str, subscription_id: str, code: tuple[str, int], event: Envelope) -> bool:
+        """A new code (HMAC, expiry) with no attempts, and its event; False when the subscription is gone
+        or confirmed meanwhile."""
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _sub_key(user_id, subscription_id),
+                            "UpdateExpression": "SET code_hash = :hash, code_expires_at = :expires, "
+                            "code_attempts = :zero",
+                            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(confirmed_at)",
+                            "ExpressionAttributeValues": {
+                                ":hash": {"S": code[0]},
+                                ":expires": {"N": str(code[1])},
+                                ":zero": {"N": "0"},
+                            },
+                        }
+                    },
+                    _outbox_put(self.table, event),
+                ]
+            )
+            return True
+        except ClientError as exc:
+            if _cancelled_by_condition(exc):
+                return False
+            raise
+
+    def code_state(self, user_id: str, subscription_id: str) -> CodeState | None:
+        item = self._ddb.get_item(
+            TableName=self.table, Key=_sub_key(user_id, subscription_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return CodeState(
+            channel=item["channel"]["S"],
+            target=item["target"]["S"],
+            confirmed="confirmed_at" in item,
+            code_hash=item["code_hash"]["S"] if "code_hash" in item else None,
+            expires_at=int(item.get("code_expires_at", {}).get("N", "0")),
+            attempts=int(item.get("code_attempts", {}).get("N", "0")),
+        )
 
     # -- reads ------------------------------------------------------------------------------------
 

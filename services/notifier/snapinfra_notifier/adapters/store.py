@@ -38,6 +38,7 @@ class Subscription:
     admin: bool = False
     signing_secret: str | None = None
     confirmation_sent: bool = False
+    code_issued_at: float | None = None  # when the newest SMS code that was texted was issued
     failing_since: float | None = None
 
 
@@ -83,6 +84,7 @@ def _subscription(item: dict[str, Any]) -> Subscription:
         admin=bool(item.get("admin", {}).get("BOOL", False)),
         signing_secret=text("signing_secret"),
         confirmation_sent=bool(item.get("confirmation_sent", {}).get("BOOL", False)),
+        code_issued_at=float(item["code_issued_at"]["N"]) if "code_issued_at" in item else None,
         failing_since=float(item["failing_since"]["N"]) if "failing_since" in item else None,
     )
 
@@ -148,6 +150,16 @@ class NotifierStore:
             Key=_sub_key(user_id, subscription_id),
             UpdateExpression="SET confirmation_sent = :yes",
             ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+
+    def mark_code_sent(self, user_id: str, subscription_id: str, issued_at: float) -> None:
+        """Remember the newest code texted, so a redelivered or older one is not sent again."""
+        self._ddb.update_item(
+            TableName=self.table,
+            Key=_sub_key(user_id, subscription_id),
+            UpdateExpression="SET code_issued_at = :at",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":at": {"N": repr(issued_at)}},
         )
 
     def move_subscription(
