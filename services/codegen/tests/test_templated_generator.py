@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from snapinfra_codegen.generators.base import GeneratedProject, GenerationError, GenerationRequest
 from snapinfra_codegen.generators.templated import TemplatedGenerator
 from snapinfra_codegen.handlers import project_name as project_name_of
-from snapinfra_shared.spec import EntitySpec, FieldSpec, ProjectSpec, ProjectType
+from snapinfra_shared.spec import MIN_MAX_LENGTH, EntitySpec, FieldSpec, ProjectSpec, ProjectType
 
 PROJECT = "demo-shop"
 PROMPT = "A small shop: users, orders and categories."
@@ -523,3 +523,15 @@ def test_generated_python_passes_its_own_ruff_at_every_size(
     root = _write(TemplatedGenerator().generate(request), tmp_path).parent / project_name
     assert (root / "pyproject.toml").is_file() and importlib.util.find_spec("ruff") is not None
     _ruff_clean(root)
+
+
+@pytest.mark.parametrize("field_type", sorted(MIN_MAX_LENGTH))
+def test_the_shortest_max_length_the_spec_model_allows_still_generates(field_type: str) -> None:
+    """The spec model's floor for a max_length is the generator's shortest sample value: not one more."""
+    shortest = MIN_MAX_LENGTH[field_type]
+    spec = {"entities": [{"name": "User", "fields": [{"name": "link", "type": field_type, "max_length": shortest}]}]}
+    assert _generate("full-stack", spec).files
+    with pytest.raises(GenerationError, match="too short"):
+        too_short = {"entities": [{**spec["entities"][0], "fields": [{**spec["entities"][0]["fields"][0]}]}]}
+        too_short["entities"][0]["fields"][0]["max_length"] = shortest - 1
+        TemplatedGenerator().generate(GenerationRequest("api", PROMPT, unchecked_spec(too_short), PROJECT))
