@@ -10,7 +10,10 @@ import keyword
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from snapinfra_shared.naming import clashes
 
 FieldType = Literal["string", "text", "integer", "number", "boolean", "datetime", "date", "email", "url", "uuid"]
 ProjectType = Literal["api", "model", "infra", "full-stack"]
@@ -18,6 +21,26 @@ ProjectType = Literal["api", "model", "infra", "full-stack"]
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_FIELD_NAMES = frozenset({"id", "created_at", "updated_at"})
+# The shortest valid value of a type a max_length constrains (f@e.i, http://a): a max_length below it leaves
+# no value the generated project could accept or test with.
+MIN_MAX_LENGTH: dict[str, int] = {"email": 5, "url": 8}
+
+
+def _refuse(model: BaseModel, errors: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """Raise the errors at their own locations (e.g. entities.3.name), so the api names the field."""
+    raise ValidationError.from_exception_data(
+        type(model).__name__,
+        [
+            InitErrorDetails(type=PydanticCustomError("spec_clash", message), loc=location, input=None)
+            for location, message in errors
+        ],
+    )
+
+
+def _wire_name(model: BaseModel, field: str) -> str:
+    """A field's name as the caller spelled it (the api's camelCase subclasses alias it)."""
+    alias = type(model).model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field
 
 
 class FieldSpec(BaseModel):
@@ -39,6 +62,14 @@ class FieldSpec(BaseModel):
             raise ValueError(f"'{value}' is generated for every entity and cannot be declared")
         return value
 
+    @model_validator(mode="after")
+    def _max_length_leaves_a_value(self) -> FieldSpec:
+        shortest = MIN_MAX_LENGTH.get(self.type)
+        if shortest is not None and self.max_length is not None and self.max_length < shortest:
+            message = f"{self.max_length} is too short for any {self.type} value (at least {shortest} characters)"
+            _refuse(self, [((_wire_name(self, "max_length"),), message)])
+        return self
+
 
 class EntitySpec(BaseModel):
     """One resource of the generated project (a table, a REST collection, a model class)."""
@@ -56,11 +87,10 @@ class EntitySpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _unique_fields(self) -> EntitySpec:
-        names = [f.name for f in self.fields]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate field names in {self.name}: {', '.join(duplicates)}")
+    def _no_clashing_fields(self) -> EntitySpec:
+        found = clashes([self])
+        if found:
+            _refuse(self, [(clash.location[2:], clash.message) for clash in found])
         return self
 
 
@@ -72,9 +102,10 @@ class ProjectSpec(BaseModel):
     entities: list[EntitySpec] = Field(min_length=1, max_length=20)
 
     @model_validator(mode="after")
-    def _unique_entities(self) -> ProjectSpec:
-        names = [e.name for e in self.entities]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate entity names: {', '.join(duplicates)}")
+    def _no_clashes(self) -> ProjectSpec:
+        """Two entities or fields whose generated names collide (a module, a URL path, a table variable, a
+        class, a model attribute): refused here, where the api answers 422, not when the job runs."""
+        found = clashes(self.entities)
+        if found:
+            _refuse(self, [(clash.location, clash.message) for clash in found])
         return self

@@ -3,15 +3,62 @@ relay running beside it in the worker process."""
 
 from __future__ import annotations
 
+import json
+import ssl
 from typing import Any
 
 import click
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors
+from gunicorn.workers.gthread import ThreadWorker
 
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
+from snapinfra_api.errors import error_document
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.runtime import start_service
+
+# What gunicorn itself refuses before the app sees a request, answered as the api's JSON errors.
+_CLIENT_ERRORS: tuple[tuple[type[Exception], int, str, str], ...] = (
+    (errors.LimitRequestLine, 414, "URI Too Long", "uri_too_long"),
+    (errors.LimitRequestHeaders, 431, "Request Header Fields Too Large", "headers_too_large"),
+    (errors.ExpectationFailed, 417, "Expectation Failed", "expectation_failed"),
+    (errors.UnsupportedTransferCoding, 501, "Not Implemented", "not_implemented"),
+    (errors.ForbiddenProxyRequest, 403, "Forbidden", "forbidden"),
+)
+_SERVER_FAULTS = (errors.ConfigurationProblem, errors.InvalidResponseHeader, errors.InvalidResponseHeaderName)
+
+
+def server_error(exc: BaseException) -> tuple[int, str, str, str]:
+    """The status, reason, error code and message for an error gunicorn meets outside the app."""
+    for kind, status, reason, code in _CLIENT_ERRORS:
+        if isinstance(exc, kind):
+            return status, reason, code, str(exc)
+    if isinstance(exc, (errors.ParseException, ssl.SSLError)) and not isinstance(exc, _SERVER_FAULTS):
+        return 400, "Bad Request", "bad_request", f"the request is not valid HTTP: {exc}"
+    return 500, "Internal Server Error", "internal_error", "something went wrong on our side; it has been logged"
+
+
+class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker whose own answers (a request line or headers over gunicorn's limits, a request
+    it cannot parse) are the api's JSON errors instead of gunicorn's HTML pages."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        status, reason, code, message = server_error(exc)
+        if status >= 500:
+            self.log.exception("error handling a request")
+        else:
+            self.log.warning("invalid request from %s: %s", (addr or ("",))[0], exc)
+        body = json.dumps(error_document(code, message)).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            util.write_nonblock(client, head.encode("latin1") + body)
+        except OSError:
+            self.log.debug("the client left before its error was sent")
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -57,7 +104,7 @@ def serve(host: str, port: int) -> None:
         {
             "bind": f"{host}:{port}",
             "workers": 1,  # one process: the projection consumer and metrics live in it
-            "worker_class": "gthread",
+            "worker_class": JsonErrorWorker,
             "threads": settings.http_threads,
             "graceful_timeout": max(1, int(settings.shutdown_grace_seconds)),
             "timeout": 60,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import IO
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
 from snapinfra_api.errors import register_error_handlers
@@ -16,9 +20,32 @@ from snapinfra_shared.logs import bind_context, reset_context
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+class _BodyLimit(LimitedStream):
+    """A body without Content-Length (chunked) read up to MAX_CONTENT_LENGTH: werkzeug stops at the limit and
+    hands the view the body cut short (then "invalid JSON"); this looks one byte further, and more body is 413."""
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self._stream.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class BoundedRequest(Request):
+    """A request whose body is refused with 413 past MAX_CONTENT_LENGTH, whether or not it has a Content-Length."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if self.content_length is None and limit is not None and "wsgi.input_terminated" in self.environ:
+            return _BodyLimit(self.environ["wsgi.input"], limit, is_max=True)  # type: ignore[return-value]
+        return super().stream
+
+
 def create_app(settings: ApiSettings | None = None, dependencies: ApiDependencies | None = None) -> Flask:
     settings = settings or (dependencies.settings if dependencies else ApiSettings())
     app = Flask("snapinfra_api")
+    app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["snapinfra"] = dependencies or build_dependencies(settings)

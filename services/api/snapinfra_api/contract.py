@@ -27,13 +27,22 @@ class Body:
 
 
 @dataclass(frozen=True)
+class EventStream:
+    """A `text/event-stream` response: the events it sends, by their `event:` name, each with the model of the
+    JSON in its `data:` line. The document declares the schema every event must match."""
+
+    description: str
+    events: Mapping[str, type[BaseModel]]
+
+
+@dataclass(frozen=True)
 class Operation:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
-    # status -> the model of a JSON answer, a non-JSON Body, or None for an empty answer (204)
-    responses: Mapping[int, type[BaseModel] | Body | None] = field(default_factory=dict)
+    # status -> the model of a JSON answer, a non-JSON Body, an EventStream, or None for an empty answer (204)
+    responses: Mapping[int, type[BaseModel] | Body | EventStream | None] = field(default_factory=dict)
     # the error statuses this route may answer besides the ones every route has (400, 401, 415, 422, 429)
     errors: tuple[int, ...] = ()
     admin: bool = False
@@ -46,7 +55,7 @@ def documented(
     tag: str,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
-    responses: Mapping[int, type[BaseModel] | Body | None],
+    responses: Mapping[int, type[BaseModel] | Body | EventStream | None],
     errors: tuple[int, ...] = (),
     admin: bool = False,
     public: bool = False,

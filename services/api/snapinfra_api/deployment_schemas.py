@@ -64,6 +64,8 @@ class _In(BaseModel):
 
 
 class CreateDeployment(_In):
+    model_config = ConfigDict(strict=True)  # a body: JSON types as declared (query strings are all strings)
+
     code_gen_id: str = Field(pattern=UUID_PATTERN, description="a completed code generation: infra or full-stack")
     environment: Environment
     parameters: dict[ParameterName, ParameterValue] = Field(

@@ -38,8 +38,12 @@ def field_errors(exc: ValidationError, location: str = "") -> list[dict[str, str
     return fields
 
 
+def error_document(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "fields": fields or []}}
+
+
 def error_response(status: int, code: str, message: str, fields: list[dict[str, str]] | None = None) -> Response:
-    response = jsonify({"error": {"code": code, "message": message, "fields": fields or []}})
+    response = jsonify(error_document(code, message, fields))
     response.status_code = status
     return response
 

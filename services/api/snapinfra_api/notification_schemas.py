@@ -21,6 +21,10 @@ class _In(BaseModel):
 
 
 class _Filters(_In):
+    """What every subscribe body may carry. Strict: `"admin": 0` or `"true"` is a 422, not false or true."""
+
+    model_config = ConfigDict(strict=True)
+
     event_types: list[str] = Field(
         default_factory=list, max_length=20, description="event kinds (codegen.completed) or globs (deployment.*)"
     )

@@ -10,7 +10,7 @@ from flask import Flask
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from snapinfra_api.contract import Body, Operation, operation_of
+from snapinfra_api.contract import Body, EventStream, Operation, operation_of
 from snapinfra_api.limits import IDEMPOTENCY_HEADER, IDEMPOTENT, RATE_LIMITED
 
 REF = "#/components/schemas/{model}"
@@ -76,6 +76,32 @@ def _media_schema(body: Body) -> dict[str, Any]:
     return {"type": "string", "contentMediaType": body.media_type}
 
 
+def _event_stream_schema(stream: EventStream, refs: dict[Any, Any]) -> dict[str, Any]:
+    """The schema of one event of the stream, as an SSE parser reads it ({event, data, id?, retry?}): before
+    OpenAPI 3.2 (`itemSchema`), a `text/event-stream` media type's `schema` describes each event. `data` is JSON
+    of the event's model (`contentSchema`); `id` is the last id sent, which an event without one inherits."""
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "event": {"const": name},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": refs[(model, "serialization")],
+                    },
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer", "minimum": 0},
+                },
+                "required": ["event", "data"],
+                "additionalProperties": False,
+            }
+            for name, model in sorted(stream.events.items())
+        ]
+    }
+
+
 def _header(description: str, required: bool = False) -> dict[str, Any]:
     return {"description": description, "required": required, "schema": {"type": "integer"}}
 
@@ -106,6 +132,9 @@ def build_document(app: Flask, *, auth_mode: Literal["dev", "jwt"], title: str =
         if operation.query is not None:
             wanted.append((operation.query, "validation"))
         wanted += [(m, "serialization") for m in operation.responses.values() if isinstance(m, type)]
+        for answer in operation.responses.values():
+            if isinstance(answer, EventStream):
+                wanted += [(m, "serialization") for m in answer.events.values()]
     refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     schemas: dict[str, Any] = definitions.get("$defs", {})
     _close_answers([refs[w] for w in wanted if w[1] == "serialization"], schemas)
@@ -149,6 +178,9 @@ def build_document(app: Flask, *, auth_mode: Literal["dev", "jwt"], title: str =
             if isinstance(answer, Body):
                 entry["description"] = answer.description
                 entry["content"] = {answer.media_type: {"schema": _media_schema(answer)}}
+            elif isinstance(answer, EventStream):
+                entry["description"] = answer.description
+                entry["content"] = {"text/event-stream": {"schema": _event_stream_schema(answer, refs)}}
             elif answer is not None:
                 entry["content"] = {"application/json": {"schema": refs[(answer, "serialization")]}}
             if rate_headers and status < 300:

@@ -9,19 +9,52 @@ from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from snapinfra_api.domain.jobs import CodeGenJob, Status
-from snapinfra_shared.spec import ProjectSpec, ProjectType
+from snapinfra_shared.spec import EntitySpec, FieldSpec, ProjectSpec, ProjectType
 
 PROJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MAX_PROMPT_CHARS = 4000
 
 
+# Every request body: camelCase names only (the snake_case spelling is an unknown field), and JSON types as
+# declared (no 0/1/"true" for a boolean, no "3" for an integer).
+BODY = ConfigDict(extra="forbid", strict=True, alias_generator=AliasGenerator(validation_alias=to_camel))
+
+
+class FieldSpecIn(FieldSpec):
+    """One typed field of an entity (`maxLength`, camelCase like the rest of the api). `id`, `created_at` and
+    `updated_at` are always generated."""
+
+    model_config = BODY
+
+
+class EntitySpecIn(EntitySpec):
+    """One resource of the generated project (a table, a REST collection, a model class)."""
+
+    model_config = BODY
+
+    fields: list[FieldSpecIn] = EntitySpec.model_fields["fields"]  # type: ignore[assignment]
+
+
+class ProjectSpecIn(ProjectSpec):
+    """The entities a generated project is built from: the shared spec model and all its rules (names that would
+    clash in the generated code are refused), with the api's camelCase names."""
+
+    model_config = BODY
+
+    entities: list[EntitySpecIn] = ProjectSpec.model_fields["entities"]  # type: ignore[assignment]
+
+    def internal(self) -> ProjectSpec:
+        """The spec as events and the read model carry it (snake_case, as the services name it)."""
+        return ProjectSpec.model_validate(self.model_dump())
+
+
 class CreateCodeGeneration(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=AliasGenerator(validation_alias=to_camel))
+    model_config = BODY
 
     project_id: str = Field(pattern=PROJECT_ID_PATTERN, description="the client's project this job belongs to")
     type: ProjectType
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    spec: ProjectSpec | None = Field(
+    spec: ProjectSpecIn | None = Field(
         default=None, description="entities and fields; inferred from the prompt if absent"
     )
 
@@ -99,6 +132,12 @@ class CodeGenerationOut(_Out):
 class CodeGenerationListOut(_Out):
     items: list[CodeGenerationOut]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class DeletedEventOut(_Out):
+    """The data of a stream's `deleted` event: nothing (the resource is gone, the stream ends)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class DownloadUrlOut(_Out):

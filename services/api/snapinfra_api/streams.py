@@ -21,6 +21,9 @@ from flask import Flask, Response
 from snapinfra_api.errors import ApiError
 
 EXTENSION = "snapinfra_streams"
+# The events a stream sends (the `event:` line); a route declares each one's data model (contract.EventStream).
+STATUS_EVENT = "status"  # the resource as GET answers it, at once and at each change; `id:` is the status
+DELETED_EVENT = "deleted"  # the resource is gone (data `{}`); the stream ends
 
 # Reads the resource: its status and its JSON form, or None once it is gone.
 Read = Callable[[], tuple[str, dict[str, Any]] | None]
@@ -54,11 +57,11 @@ def status_events(
     while True:
         now = clock()
         if current is None:
-            yield format_event("deleted", {})
+            yield format_event(DELETED_EVENT, {})
             return
         status, document = current
         if status != last_status:
-            yield format_event("status", document, event_id=status)
+            yield format_event(STATUS_EVENT, document, event_id=status)
             last_status, last_sent = status, now
             if status in final:
                 return

@@ -17,7 +17,7 @@ from snapinfra_shared.events import new_event
 from snapinfra_shared.runtime import Dispatcher
 
 GUIDE_REQUEST = {"projectId": "project-123", "type": "api", "prompt": "Create a REST API for user management"}
-SPEC = {"entities": [{"name": "Spaceship", "fields": [{"name": "callsign", "type": "string", "max_length": 40}]}]}
+SPEC = {"entities": [{"name": "Spaceship", "fields": [{"name": "callsign", "type": "string", "maxLength": 40}]}]}
 
 
 def create(who, **overrides):

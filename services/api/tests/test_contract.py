@@ -3,9 +3,14 @@ renders it, and schemathesis exercises every declared operation against a real s
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from pydantic.alias_generators import to_camel
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -14,7 +19,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from werkzeug.test import TestResponse
 
+from services.codegen.tests.test_templated_generator import CLASHING
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 from snapinfra_api.contract import operation_of
@@ -22,6 +29,11 @@ from snapinfra_api.contract import operation_of
 from .conftest import As, api_settings
 from .test_deployments_api import completed_job
 from .test_isolation import seed_deployment, seed_subscriptions
+
+
+def spec_with(**field: object) -> dict[str, Any]:
+    return {"entities": [{"name": "Pilot", "fields": [{"name": "callsign", **field}]}]}
+
 
 EXAMPLES = 15  # per operation and mode: bounds the run (about 30 operations after the merge)
 
@@ -157,3 +169,106 @@ def test_real_deployment_and_notification_answers_match_their_declared_models(st
     webhook = owner.post("/api/notifications/subscribe/webhook", json={"url": "https://h.example.com/x"})
     assert webhook.json["secret"].startswith("whsec_")
     schema["/api/notifications/subscribe/webhook"]["POST"].validate_response(webhook)
+
+
+def sse_events(body: bytes) -> list[dict[str, str]]:
+    """The events of a text/event-stream body (comments and data-less blocks, such as `retry:`, skipped)."""
+    events = []
+    for block in body.decode().split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        fields = dict(line.split(": ", 1) for line in lines)
+        if "data" in fields:
+            events.append(fields)
+    return events
+
+
+def test_every_event_of_a_job_stream_matches_its_declared_schema(stack):
+    """A real stream, parsed: each event's name, id and JSON data validated against the schema the document
+    declares for the stream (schemathesis reads the events and checks each `data` against its model)."""
+    deps = build_dependencies(api_settings(stack, sse_poll_seconds=0.05, sse_max_seconds=30))
+    client = create_app(dependencies=deps).test_client()
+    operation = schemathesis.openapi.from_dict(client.get("/openapi.json").json)["/api/code-gen/{job_id}/events"]
+    owner = As(client, "owner")
+
+    done = owner.get(f"/api/code-gen/{completed_job(owner, deps)}/events")  # one status event, then the end
+    assert [(e["event"], e["id"]) for e in sse_events(done.get_data())] == [("status", "completed")]
+    operation["GET"].validate_response(done)
+
+    queued = owner.post("/api/code-gen", json={"projectId": "p", "type": "api", "prompt": "a blog with posts"})
+    followed = owner.get(f"/api/code-gen/{queued.json['id']}/events", buffered=False)
+    chunks = followed.iter_encoded()
+    body = b""
+    while b"event: status" not in body:
+        body += next(chunks)
+    assert owner.delete(f"/api/code-gen/{queued.json['id']}").status_code == 204
+    body += b"".join(chunks)  # ends at the deleted event (or, failing, after sse_max_seconds)
+    replayed = TestResponse([body], 200, followed.headers, request=followed.request)
+    events = sse_events(body)
+    assert [e["event"] for e in events] == ["status", "deleted"] and json.loads(events[0]["data"])["status"] == "queued"
+    operation["GET"].validate_response(replayed)
+
+    # the check bites: an event whose data misses a field of its model, or an undeclared event, is refused
+    for wrong in (body.replace(b'"status":"queued",', b""), body.replace(b"event: deleted", b"event: gone")):
+        with pytest.raises(Exception, match=r"(?i)schema|required|valid"):
+            operation["GET"].validate_response(TestResponse([wrong], 200, followed.headers, request=followed.request))
+
+
+def _camel(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "entities": [
+            {**e, "fields": [{to_camel(k): v for k, v in f.items()} for f in e["fields"]]} for e in spec["entities"]
+        ]
+    }
+
+
+@pytest.mark.parametrize("case", list(CLASHING))
+def test_a_spec_that_would_fail_generation_is_a_422_naming_the_field(client, case):
+    """The table of clashing specs the codegen tests prove the generator fails on: each refused at the api."""
+    spec, field, _ = CLASHING[case]
+    body = {"projectId": "p", "type": "full-stack", "prompt": "x", "spec": _camel(spec)}
+    response = As(client, "alice").post("/api/code-gen", json=body)
+    assert response.status_code == 422, response.json
+    wire_name = "spec." + ".".join(map(to_camel, field.split(".")))
+    assert [f["field"] for f in response.json["error"]["fields"]] == [wire_name]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/notifications/subscribe", {"email": "a@example.com", "admin": 0}, "admin"),
+        ("/api/notifications/subscribe", {"email": "a@example.com", "admin": 1}, "admin"),
+        ("/api/notifications/subscribe/webhook", {"url": "https://h.example.com/x", "admin": "true"}, "admin"),
+        ("/api/notifications/subscribe/sms", {"phone": "+14155552671", "admin": "false"}, "admin"),
+        ("/api/code-gen", {"projectId": 123, "type": "api", "prompt": "x"}, "projectId"),
+        (
+            "/api/code-gen",
+            {"projectId": "p", "type": "api", "prompt": "x", "spec": _camel(spec_with(required=0))},
+            "spec.entities.0.fields.0.required",
+        ),
+        (
+            "/api/code-gen",
+            {"projectId": "p", "type": "api", "prompt": "x", "spec": _camel(spec_with(max_length="40"))},
+            "spec.entities.0.fields.0.maxLength",
+        ),
+        (
+            "/api/code-gen",
+            {"projectId": "p", "type": "api", "prompt": "x", "spec": spec_with(max_length=40)},  # snake_case
+            "spec.entities.0.fields.0.max_length",
+        ),
+        ("/api/deployments", {"code_gen_id": "0" * 8, "environment": "dev"}, "code_gen_id"),
+    ],
+)
+def test_the_wire_is_strict_json_in_camel_case(client, path, body, field):
+    """Booleans are true/false (not 0, 1 or "true"), strings and integers are not each other, and only the
+    camelCase name of a field is accepted (the snake_case one is an unknown field): 422 naming the field."""
+    response = As(client, "admin").post(path, json=body)
+    assert response.status_code == 422, response.json
+    assert field in [f["field"] for f in response.json["error"]["fields"]], response.json
+
+
+def test_the_camel_case_spec_is_accepted_and_the_job_carries_it(client, deps):
+    body = {"projectId": "p", "type": "api", "prompt": "x", "spec": _camel(spec_with(max_length=40))}
+    response = As(client, "alice").post("/api/code-gen", json=body)
+    assert response.status_code == 202, response.json
+    stored = deps.repository.get("alice", response.json["id"])
+    assert stored.spec.entities[0].fields[0].max_length == 40  # the services' own (snake_case) form

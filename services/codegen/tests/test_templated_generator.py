@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from snapinfra_codegen.generators.base import GeneratedProject, GenerationError, GenerationRequest
 from snapinfra_codegen.generators.templated import TemplatedGenerator
-from snapinfra_shared.spec import ProjectSpec, ProjectType
+from snapinfra_codegen.handlers import project_name as project_name_of
+from snapinfra_shared.spec import MIN_MAX_LENGTH, EntitySpec, FieldSpec, ProjectSpec, ProjectType
 
 PROJECT = "demo-shop"
 PROMPT = "A small shop: users, orders and categories."
@@ -387,14 +389,149 @@ def test_refuses_a_project_name_that_is_not_a_slug(name: str) -> None:
         TemplatedGenerator().generate(_request("api", ONE_ENTITY, name=name))
 
 
-def test_refuses_entities_that_would_share_a_module() -> None:
-    spec = {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("ABC", "Abc")]}
-    with pytest.raises(GenerationError, match="ABC, Abc"):
-        _generate("api", spec)
+def unchecked_spec(spec: dict[str, Any]) -> ProjectSpec:
+    """A spec built without the spec model's validation, as if a client had bypassed the api."""
+    return ProjectSpec.model_construct(
+        entities=[
+            EntitySpec.model_construct(
+                name=entity["name"],
+                fields=[
+                    FieldSpec.model_construct(**{"type": "string", "required": True, "max_length": None, **f})
+                    for f in entity["fields"]
+                ],
+            )
+            for entity in spec["entities"]
+        ]
+    )
 
 
-@pytest.mark.parametrize(("field_type", "max_length"), [("email", 4), ("url", 7)])
-def test_refuses_a_max_length_no_value_can_meet(field_type: str, max_length: int) -> None:
-    spec = {"entities": [{"name": "User", "fields": [{"name": "link", "type": field_type, "max_length": max_length}]}]}
-    with pytest.raises(GenerationError, match=r"User\.link: max_length"):
-        _generate("api", spec)
+# Specs whose names clash in the generated code: (spec, the field the spec model names, the generator's message)
+CLASHING: dict[str, tuple[dict[str, Any], str, str]] = {
+    "entities sharing a module": (
+        {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("ABC", "Abc")]},
+        "entities.1.name",
+        "ABC, Abc would share the Python module 'abc'",
+    ),
+    "entities sharing a URL path": (
+        {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("Bus", "Buse")]},
+        "entities.1.name",
+        "Bus, Buse would share the URL path '/buses'",
+    ),
+    "entities sharing a module once snake_cased": (
+        {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("HTTPRequest", "HttpRequest")]},
+        "entities.1.name",
+        "would share the Python module 'http_request'",
+    ),
+    "duplicate entity names": (
+        {"entities": [{"name": "User", "fields": [{"name": "value"}]}] * 2},
+        "entities.1.name",
+        "duplicate entity name User",
+    ),
+    "an entity named like another's generated class": (
+        {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("User", "UserCreate")]},
+        "entities.1.name",
+        "would both define the class 'UserCreate'",
+    ),
+    "an entity named like a builtin's renamed class": (
+        {"entities": [{"name": n, "fields": [{"name": "value"}]} for n in ("Exception", "ExceptionModel")]},
+        "entities.1.name",
+        "would both define the class 'ExceptionModel'",
+    ),
+    "duplicate field names": (
+        {"entities": [{"name": "User", "fields": [{"name": "value"}, {"name": "value"}]}]},
+        "entities.0.fields.1.name",
+        "duplicate field name in User",
+    ),
+    "fields sharing a model attribute": (
+        {"entities": [{"name": "User", "fields": [{"name": "json"}, {"name": "json_"}]}]},
+        "entities.0.fields.1.name",
+        "would share the Python attribute 'json_'",
+    ),
+    "an email max_length no value can meet": (
+        {"entities": [{"name": "User", "fields": [{"name": "link", "type": "email", "max_length": 4}]}]},
+        "entities.0.fields.0.max_length",
+        r"User\.link: max_length 4 is too short",
+    ),
+    "a url max_length no value can meet": (
+        {"entities": [{"name": "User", "fields": [{"name": "link", "type": "url", "max_length": 7}]}]},
+        "entities.0.fields.0.max_length",
+        r"User\.link: max_length 7 is too short",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CLASHING))
+def test_a_clashing_spec_is_refused_by_the_spec_model_and_would_fail_generation(case: str) -> None:
+    """The spec model (what the api validates with) refuses it naming the field, and the generator, given it
+    without that validation, fails: nothing the model lets through fails later for these reasons."""
+    spec, field, message = CLASHING[case]
+    with pytest.raises(ValidationError) as refused:
+        ProjectSpec.model_validate(spec)
+    assert [".".join(str(part) for part in error["loc"]) for error in refused.value.errors()] == [field]
+    request = GenerationRequest("full-stack", PROMPT, unchecked_spec(spec), PROJECT)
+    with pytest.raises(GenerationError, match=message):
+        TemplatedGenerator().generate(request)
+
+
+# -- lint at every size the spec allows -----------------------------------------------------------
+
+MAX_ENTITIES = ProjectSpec.model_fields["entities"].metadata[1].max_length
+LONGEST_NAME = 64  # entity and field names: the patterns of snapinfra_shared.spec
+FIELD_TYPES = ["string", "text", "integer", "number", "boolean", "datetime", "date", "email", "url", "uuid"]
+
+
+def _longest_names_spec(count: int) -> dict[str, Any]:
+    """`count` entities (Entity1..EntityN, unpadded, so 10 sorts after 9 only naturally) with names and field
+    names as long as the spec allows, one field of every type each."""
+    return {
+        "entities": [
+            {
+                "name": (f"Entity{i}" + "Ab" * LONGEST_NAME)[:LONGEST_NAME],  # each Ab adds a _ to snake names
+                "fields": [
+                    {
+                        "name": (f"{kind}_field_" + "x" * LONGEST_NAME)[:LONGEST_NAME],
+                        "type": kind,
+                        "required": i % 2 == 0,
+                    }
+                    for kind in FIELD_TYPES
+                ],
+            }
+            for i in range(1, count + 1)
+        ]
+    }
+
+
+def test_the_lint_sizes_reach_the_spec_limits() -> None:
+    assert MAX_ENTITIES == 20
+    ProjectSpec.model_validate(_longest_names_spec(MAX_ENTITIES))
+    with pytest.raises(ValueError, match="at most 20"):
+        ProjectSpec.model_validate(_longest_names_spec(MAX_ENTITIES + 1))
+
+
+@pytest.mark.parametrize("project_type", ["api", "model", "full-stack"])
+@pytest.mark.parametrize("count", [1, 9, 10, 11, MAX_ENTITIES])
+def test_generated_python_passes_its_own_ruff_at_every_size(
+    project_type: ProjectType, count: int, tmp_path: Path
+) -> None:
+    """`ruff check` and `ruff format --check` with the generated project's own settings, from one entity to the
+    most the spec allows, with the longest names it allows, and the longest project name the service makes."""
+    project_name = project_name_of("1" * 128)  # a projectId as long as the api allows
+    assert len(project_name) == 68
+    request = GenerationRequest(
+        project_type, PROMPT, ProjectSpec.model_validate(_longest_names_spec(count)), project_name
+    )
+    root = _write(TemplatedGenerator().generate(request), tmp_path).parent / project_name
+    assert (root / "pyproject.toml").is_file() and importlib.util.find_spec("ruff") is not None
+    _ruff_clean(root)
+
+
+@pytest.mark.parametrize("field_type", sorted(MIN_MAX_LENGTH))
+def test_the_shortest_max_length_the_spec_model_allows_still_generates(field_type: str) -> None:
+    """The spec model's floor for a max_length is the generator's shortest sample value: not one more."""
+    shortest = MIN_MAX_LENGTH[field_type]
+    spec = {"entities": [{"name": "User", "fields": [{"name": "link", "type": field_type, "max_length": shortest}]}]}
+    assert _generate("full-stack", spec).files
+    with pytest.raises(GenerationError, match="too short"):
+        too_short = {"entities": [{**spec["entities"][0], "fields": [{**spec["entities"][0]["fields"][0]}]}]}
+        too_short["entities"][0]["fields"][0]["max_length"] = shortest - 1
+        TemplatedGenerator().generate(GenerationRequest("api", PROMPT, unchecked_spec(too_short), PROJECT))

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from snapinfra_shared.naming import clashes
 from snapinfra_shared.spec import RESERVED_FIELD_NAMES, EntitySpec, FieldSpec, FieldType, ProjectSpec
 
 MAX_ENTITIES = 20
@@ -1049,7 +1050,9 @@ def _build(drafts: list[_Draft]) -> ProjectSpec:
         taken = {f.name for f in fields}
         fields += [f for f in references if f.name not in taken]
         entities.append(EntitySpec(name=draft.name, fields=fields))
-    return ProjectSpec(entities=entities)
+    # Two nouns whose generated names would clash (bus and buse share /buses): the later one is left out.
+    clashing = {clash.location[1] for clash in clashes(entities) if clash.location[2:] == ("name",)}
+    return ProjectSpec(entities=[entity for i, entity in enumerate(entities) if i not in clashing])
 
 
 def _base_fields(draft: _Draft, names: set[str]) -> list[FieldSpec]:

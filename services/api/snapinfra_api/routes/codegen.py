@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from snapinfra_api.adapters.table import InvalidCursor
 from snapinfra_api.codegen_jobs import JobNotFound, JobNotReady
-from snapinfra_api.contract import Body, documented
+from snapinfra_api.contract import Body, EventStream, documented
 from snapinfra_api.domain.interpret import UninterpretablePrompt
 from snapinfra_api.errors import ApiError, api_error_response
 from snapinfra_api.limits import idempotent, rate_limited
@@ -18,10 +18,18 @@ from snapinfra_api.schemas import (
     CodeGenerationListOut,
     CodeGenerationOut,
     CreateCodeGeneration,
+    DeletedEventOut,
     DownloadUrlOut,
     ListQuery,
 )
-from snapinfra_api.streams import StreamOptions, event_stream, slots_of, status_events
+from snapinfra_api.streams import (
+    DELETED_EVENT,
+    STATUS_EVENT,
+    StreamOptions,
+    event_stream,
+    slots_of,
+    status_events,
+)
 
 bp = Blueprint("codegen", __name__, url_prefix="/api/code-gen")
 bp.before_request(authenticate)
@@ -62,7 +70,7 @@ def create() -> ResponseReturnValue:
             project_id=body.project_id,
             project_type=body.type,
             prompt=body.prompt,
-            spec=body.spec,
+            spec=body.spec.internal() if body.spec else None,
             correlation_id=g.request_id,
         )
     except UninterpretablePrompt as exc:
@@ -128,11 +136,11 @@ FINAL_STATUSES = frozenset({"completed", "failed"})
     "Follow a job's status as Server-Sent Events until it is completed or failed",
     tag="code-gen",
     responses={
-        200: Body(
-            "text/event-stream",
-            "`event: status` with the job as `data` at once and at each change (queued, generating, completed "
-            "or failed), `: heartbeat` comments in between; `event: deleted` if the job is deleted. The stream "
-            "ends at a final status or after SNAPINFRA_SSE_MAX_SECONDS.",
+        200: EventStream(
+            "`event: status` with the job as `data` (and its status as `id`) at once and at each change (queued, "
+            "generating, completed or failed), `: heartbeat` comments in between; `event: deleted` (data `{}`) "
+            "if the job is deleted. The stream ends at a final status or after SNAPINFRA_SSE_MAX_SECONDS.",
+            {STATUS_EVENT: CodeGenerationOut, DELETED_EVENT: DeletedEventOut},
         )
     },
     errors=(404, 503),

@@ -11,7 +11,17 @@ from snapinfra_codegen.generators.templated.models import (
     types_module,
 )
 from snapinfra_codegen.generators.templated.naming import EntityNames
-from snapinfra_codegen.generators.templated.pysrc import aliased_import, call, from_import, render, tuple_literal
+from snapinfra_codegen.generators.templated.pysrc import (
+    aliased_import,
+    call,
+    def_line,
+    dict_entry,
+    from_import,
+    module_key,
+    render,
+    tuple_literal,
+    wrap,
+)
 from snapinfra_codegen.generators.templated.readme import api_readme
 from snapinfra_codegen.generators.templated.versions import API_DEV_REQUIREMENTS, API_REQUIREMENTS
 
@@ -27,7 +37,7 @@ def _config_module(entities: list[EntityNames]) -> str:
         '"""',
         "",
         "TABLE_ENV_VARS = {",
-        *(f'    "{entity.name}": "{entity.env_var}",' for entity in entities),
+        *(dict_entry(f'"{entity.name}"', f'"{entity.env_var}"') for entity in entities),
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -35,9 +45,9 @@ def _config_module(entities: list[EntityNames]) -> str:
 
 def _routes_init(entities: list[EntityNames]) -> str:
     lines = ['"""One blueprint per entity; create_app registers them all."""', ""]
-    for entity in sorted(entities, key=lambda e: e.module):
-        lines.append(aliased_import(f"app.routes.{entity.module}", "blueprint", f"{entity.snake}_blueprint"))
-    lines += ["", tuple_literal("BLUEPRINTS", [f"{entity.snake}_blueprint" for entity in entities])]
+    for entity in sorted(entities, key=lambda e: module_key(e.module)):
+        lines.append(aliased_import(f"app.routes.{entity.module}", "blueprint", f"{entity.snake}_bp"))
+    lines += ["", tuple_literal("BLUEPRINTS", [f"{entity.snake}_bp" for entity in entities])]
     return "\n".join(lines) + "\n"
 
 
@@ -46,11 +56,17 @@ def _route_module(entity: EntityNames) -> str:
         "api/route.py.tmpl",
         entity=entity.name,
         path=entity.path,
-        snake=entity.snake,
-        plural_snake=entity.plural_snake,
-        models_import=from_import(
-            f"app.models.{entity.module}", [entity.output_class, entity.create_class, entity.update_class]
+        blueprint_line=call(
+            "blueprint = Blueprint", [f'"{entity.snake}"', "__name__", f'url_prefix="{entity.path}"'], 0
         ),
+        location_line=call("location = url_for", [f'".get_{entity.snake}"', 'item_id=record["id"]'], 4),
+        create_def=def_line(f"create_{entity.snake}", [], "Created"),
+        list_def=def_line(f"list_{entity.plural_snake}", [], "Json"),
+        get_def=def_line(f"get_{entity.snake}", ["item_id: str"], "Json"),
+        update_def=def_line(f"update_{entity.snake}", ["item_id: str"], "Json"),
+        replace_def=def_line(f"replace_{entity.snake}", ["item_id: str"], "Json"),
+        delete_def=def_line(f"delete_{entity.snake}", ["item_id: str"], "tuple[str, int]"),
+        models_import=from_import("app.models", [entity.output_class, entity.create_class, entity.update_class]),
         output_class=entity.output_class,
         create_class=entity.create_class,
         update_class=entity.update_class,
@@ -58,9 +74,11 @@ def _route_module(entity: EntityNames) -> str:
 
 
 def _route_tests(entity: EntityNames) -> str:
-    head = render(
-        "api/test_routes_head.py.tmpl", entity=entity.name, path=entity.path, constants=sample_constants(entity)
+    doc = wrap(
+        f"Tests for every {entity.name} route, under {entity.path}.\n\n"
+        "They run against the in-memory repository (see conftest.py)."
     )
+    head = render("api/test_routes_head.py.tmpl", doc=doc, path=entity.path, constants=sample_constants(entity))
     parts = [head]
     if entity.required_fields:
         parts.append(render("api/test_routes_required.py.tmpl"))
@@ -94,7 +112,17 @@ def api_files(project_name: str, prompt: str, entities: list[EntityNames], *, wi
         "Dockerfile": render("api/Dockerfile.tmpl", project_name=project_name),
         ".dockerignore": render("api/dockerignore.tmpl"),
         ".gitignore": render("common/gitignore.tmpl"),
-        "app/__init__.py": render("api/app_init.py.tmpl", project_name=project_name, first_entity=entities[0].name),
+        "app/__init__.py": render(
+            "api/app_init.py.tmpl",
+            module_doc=wrap(f"The {project_name} REST API. `create_app()` builds the Flask application."),
+            repositories_doc=wrap(
+                f'`repositories` maps entity names (such as "{entities[0].name}") to the storage to use. An entity '
+                "left out is stored in the DynamoDB table named by its environment variable (see app/config.py), or "
+                "in memory when that variable is unset.",
+                4,
+                lead=0,
+            ),
+        ),
         "app/config.py": _config_module(entities),
         "app/errors.py": render("api/errors.py.tmpl"),
         "app/repository.py": render("api/repository.py.tmpl"),
@@ -104,7 +132,9 @@ def api_files(project_name: str, prompt: str, entities: list[EntityNames], *, wi
         "app/routes/_common.py": render("api/routes_common.py.tmpl"),
         "tests/__init__.py": "",
         "tests/conftest.py": render("api/conftest.py.tmpl"),
-        "tests/test_app.py": render("api/test_app.py.tmpl", first_path=entities[0].path),
+        "tests/test_app.py": render(
+            "api/test_app.py.tmpl", delete_line=call("response = client.delete", [f'"{entities[0].path}"'], 4)
+        ),
         "tests/test_repository.py": render("api/test_repository.py.tmpl"),
         "tests/test_dynamodb.py": _dynamodb_tests(entities),
     }

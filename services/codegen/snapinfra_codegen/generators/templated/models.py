@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames
 from snapinfra_codegen.generators.templated.pysrc import (
+    LINE_LENGTH,
     aliased_import,
     call,
     dict_literal,
     from_import,
     list_literal,
+    module_key,
     render,
     sort_names,
+    wrap,
 )
 from snapinfra_codegen.generators.templated.samples import applies_max_length, invalid_values, literal, valid_values
 
@@ -63,11 +66,19 @@ def _field_line(field: FieldNames, annotation: str, *, default_none: bool, valid
         kwargs.append("allow_inf_nan=False")
     if default_none:
         if kwargs:
-            return call(f"    {field.attribute}: {annotation} = Field", ["default=None", *kwargs], 0)
+            return call(f"{field.attribute}: {annotation} = Field", ["default=None", *kwargs], 4)
         return f"    {field.attribute}: {annotation} = None"
     if kwargs:
-        return call(f"    {field.attribute}: {annotation} = Field", kwargs, 0)
+        return call(f"{field.attribute}: {annotation} = Field", kwargs, 4)
     return f"    {field.attribute}: {annotation}"
+
+
+def _class_doc(text: str) -> str:
+    """A class docstring: on one line when it fits, else wrapped with the closing quotes on their own line."""
+    line = f'    """{text}"""'
+    if "\n" not in text and len(line) <= LINE_LENGTH:
+        return line
+    return f'    """{wrap(text, 4)}\n    """'
 
 
 def _config(entity: EntityNames, extra: str) -> str:
@@ -103,39 +114,39 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
         "",
         from_import("pydantic", sorted(used & _PYDANTIC_NAMES)),
         "",
-        from_import(f"{ctx.package}._types", sorted(used & _LOCAL_NAMES)),
+        from_import("._types", sorted(used & _LOCAL_NAMES)),
     ]
 
     name, path = entity.name, entity.path
     if ctx.api:
-        module_doc = (
-            f'"""Models for {name}.\n\n{entity.create_class} and {entity.update_class} validate request bodies; '
-            f'{entity.output_class} is what the API returns.\n"""'
+        module_doc = wrap(
+            f"Models for {name}.\n\n{entity.create_class} and {entity.update_class} validate request bodies; "
+            f"{entity.output_class} is what the API returns."
         )
         create_doc = f"The body of `POST {path}` and `PUT {path}/<id>`: every field, required or not."
         update_doc = f"The body of `PATCH {path}/<id>`: any subset of the fields."
         output_doc = f"A stored {name}, as the API returns it."
     else:
-        module_doc = (
-            f'"""Models for {name}.\n\n{entity.create_class} and {entity.update_class} validate new and changed '
-            f'values; {entity.output_class} is a stored {name}.\n"""'
+        module_doc = wrap(
+            f"Models for {name}.\n\n{entity.create_class} and {entity.update_class} validate new and changed "
+            f"values; {entity.output_class} is a stored {name}."
         )
         create_doc = f"The fields to create a {name}: the required ones must be present."
         update_doc = f"Changes to a {name}: any subset of the fields."
         output_doc = f"A stored {name}: its fields plus the generated id and timestamps."
     update_doc += (
-        "\n\n    Leave a field out to keep its value (use `model_dump(exclude_unset=True)`); a required field\n"
-        "    cannot be set to null."
+        "\n\nLeave a field out to keep its value (use `model_dump(exclude_unset=True)`); a required field cannot be "
+        "set to null."
     )
 
     sections = [
-        module_doc,
+        f'"""{module_doc}\n"""',
         "",
         "\n".join(imports),
         "",
         "",
         f"class {entity.create_class}(BaseModel):",
-        f'    """{create_doc}"""',
+        _class_doc(create_doc),
         "",
         _config(entity, "forbid"),
         "",
@@ -143,7 +154,7 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
         "",
         "",
         f"class {entity.update_class}(BaseModel):",
-        f'    """{update_doc}\n    """',
+        _class_doc(update_doc),
         "",
         _config(entity, "forbid"),
         "",
@@ -151,7 +162,7 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
         "",
         "",
         f"class {entity.output_class}(BaseModel):",
-        f'    """{output_doc}"""',
+        _class_doc(output_doc),
         "",
         _config(entity, "ignore"),
         "",
@@ -165,11 +176,11 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
 
 def models_init(entities: list[EntityNames], ctx: ModelContext, doc: str) -> str:
     """The package __init__ re-exporting every model class."""
-    lines = [f'"""{doc}"""', ""]
+    lines = [f'"""{wrap(doc)}"""', ""]
     exported: list[str] = []
-    for entity in sorted(entities, key=lambda e: e.module):
+    for entity in sorted(entities, key=lambda e: module_key(e.module)):
         classes = [entity.output_class, entity.create_class, entity.update_class]
-        lines.append(from_import(f"{ctx.package}.{entity.module}", classes))
+        lines.append(from_import(f".{entity.module}", classes))
         exported += classes
     lines += ["", list_literal("__all__", [f'"{name}"' for name in sorted(exported)])]
     return "\n".join(lines) + "\n"
@@ -220,12 +231,16 @@ def boundary_params(entity: EntityNames) -> list[str]:
 def model_tests(entity: EntityNames, ctx: ModelContext) -> str:
     """Source of tests/test_<entity>_models.py. The classes are imported as Create, Update and Output."""
     aliases = {entity.create_class: "Create", entity.output_class: "Output", entity.update_class: "Update"}
-    imports = "\n".join(
-        aliased_import(f"{ctx.package}.{entity.module}", name, alias) for name, alias in sort_names(aliases.items())
-    )
+    imports = "\n".join(aliased_import(ctx.package, name, alias) for name, alias in sort_names(aliases.items()))
     parts = [
         render(
-            "models/test_models_head.py.tmpl", entity=entity.name, imports=imports, constants=sample_constants(entity)
+            "models/test_models_head.py.tmpl",
+            doc=wrap(
+                f"Tests for the {entity.name} models: what they accept, what they refuse, and how they read stored "
+                "records."
+            ),
+            imports=imports,
+            constants=sample_constants(entity),
         )
     ]
     if entity.required_fields:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import string
+import textwrap
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -45,13 +47,28 @@ def sort_names(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda pair: _isort_key(pair[0]))
 
 
-def _isort_key(name: str) -> tuple[int, str]:
+def natural_key(name: str) -> tuple[tuple[int | str, ...], tuple[int | str, ...]]:
+    """The order ruff's isort gives names and modules: natural (entity2 before entity10), case-insensitive,
+    with case breaking ties."""
+
+    def parts(text: str) -> tuple[int | str, ...]:
+        return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+    return parts(name.lower()), parts(name)
+
+
+def module_key(module: str) -> tuple[tuple[int | str, ...], tuple[int | str, ...]]:
+    """The order of `from module import ...` lines within a section."""
+    return natural_key(module)
+
+
+def _isort_key(name: str) -> tuple[int, tuple[tuple[int | str, ...], tuple[int | str, ...]]]:
     # ruff's isort with order-by-type: CONSTANTS, then Classes, then functions and variables.
     if name.isupper() and len(name) > 1:
-        return 0, name
+        return 0, natural_key(name)
     if name[:1].isupper():
-        return 1, name
-    return 2, name
+        return 1, natural_key(name)
+    return 2, natural_key(name)
 
 
 def call(prefix: str, arguments: list[str], indent: int, suffix: str = "") -> str:
@@ -94,3 +111,42 @@ def tuple_literal(name: str, items: list[str]) -> str:
         return line
     body = "".join(f"    {item},\n" for item in items)
     return f"{name} = (\n{body})"
+
+
+def wrap(text: str, indent: int = 0, lead: int = 3) -> str:
+    """Prose (a docstring's paragraphs, blank-line separated) wrapped to the line length at `indent`; names
+    longer than a line stay whole. The first line is not indented: it follows `lead` characters (the opening
+    quotes of a docstring)."""
+    pad = " " * indent
+    paragraphs = [
+        textwrap.fill(
+            " ".join(paragraph.split()),
+            width=LINE_LENGTH - indent,
+            initial_indent=" " * lead if i == 0 else "",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )[lead if i == 0 else 0 :].replace("\n", "\n" + pad)
+        for i, paragraph in enumerate(text.split("\n\n"))
+    ]
+    return ("\n\n" + pad).join(paragraphs)
+
+
+def dict_entry(key: str, value: str, indent: int = 4) -> str:
+    """`key: value,` in a dict literal; a value that makes the line too long goes in parentheses below it (the
+    formatter keeps them, and cannot split a single string)."""
+    pad = " " * indent
+    line = f"{pad}{key}: {value},"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return f"{pad}{key}: (\n{pad}    {value}\n{pad}),"
+
+
+def def_line(name: str, parameters: list[str], returns: str, indent: int = 0) -> str:
+    """`def name(parameters) -> returns:`, with one parameter per line (and the magic trailing comma that keeps
+    them there) when it is too long."""
+    pad = " " * indent
+    line = f"{pad}def {name}({', '.join(parameters)}) -> {returns}:"
+    if len(line) <= LINE_LENGTH or not parameters:
+        return line
+    body = "".join(f"{pad}    {parameter},\n" for parameter in parameters)
+    return f"{pad}def {name}(\n{body}{pad}) -> {returns}:"

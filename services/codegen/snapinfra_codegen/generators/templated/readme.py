@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from snapinfra_codegen.generators.templated.naming import EntityNames
+from snapinfra_codegen.generators.templated.pysrc import from_import
 from snapinfra_codegen.generators.templated.samples import applies_max_length, literal, valid_values
 
 _TYPE_DESCRIPTIONS = {
@@ -241,7 +242,7 @@ def model_readme(project_name: str, prompt: str, package: str, entities: list[En
         "\n".join(
             [
                 "```python",
-                f"from {package} import {first.create_class}, {first.update_class}, {first.output_class}",
+                from_import(package, [first.create_class, first.update_class, first.output_class]),
                 "",
                 f"new = {first.create_class}.model_validate(",
                 f"    {example_dict(first, 4)}",

@@ -32,6 +32,7 @@ _CANDIDATES: dict[str, tuple[tuple[str, str], ...]] = {
         ("http://a", "http://b"),
     ),
 }
+_LONGEST_LABEL = 30  # a field name longer than this is not repeated in its sample values
 _STRING_LIKE = frozenset({"string", "text", "email", "url"})
 
 
@@ -64,10 +65,11 @@ def valid_values(entity: EntityNames, field: FieldNames) -> tuple[Value, Value]:
             f"{entity.name}.{spec.name}: max_length {max_length} is too short for any {spec.type} value "
             f"(at least {shortest} characters); raise it or change the field type"
         )
+    label = spec.name if len(spec.name) <= _LONGEST_LABEL else "value"  # keeps `"name": "value",` on a line
     if spec.type == "text":
-        first, second = f"First text about the {spec.name}.", f"Second text about the {spec.name}."
+        first, second = f"First text about the {label}.", f"Second text about the {label}."
     else:
-        first, second = f"first {spec.name}", f"second {spec.name}"
+        first, second = f"first {label}", f"second {label}"
     if max_length is not None:
         first, second = first[:max_length], second[:max_length]
     return first, second
