@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import boto3
 import requests
@@ -31,7 +31,6 @@ class ServiceProcess:
         self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
-        self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -43,12 +42,12 @@ class ServiceProcess:
 
     def start(self) -> None:
         assert not self.alive(), f"{self.name} is running already"
-        self._log = self.log_path.open("ab")
-        self._log.write(f"\n===== start {self.starts + 1} of {self.name}\n".encode())
-        self._log.flush()
-        self.process = subprocess.Popen(
-            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            log.write(f"\n===== start {self.starts + 1} of {self.name}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.starts += 1
 
     def signal(self, signum: int) -> None:
@@ -75,9 +74,6 @@ class ServiceProcess:
     def stop(self) -> None:
         if self.alive():
             self.terminate(20)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 class System:

@@ -55,5 +55,5 @@ def test_under_the_fault_every_job_completes_once_and_is_announced_once(scenario
         "distinct webhook-ids per job (max)": 1,
         "bad signatures": 0,
         "HTTP 500": 0,
-    }, row.dead_letter_errors
+    }, f"dead letters {row.dead_letter_errors}; the processes' logs are under {tmp_path}"
     assert scenario != "poison" or row.poison_sent > 0
