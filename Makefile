@@ -7,7 +7,7 @@ export UV_PYTHON ?= 3.11
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help setup dev test lint typecheck bench docs clean synth compose-up compose-down
+.PHONY: help setup dev test lint typecheck bench faults docs clean synth compose-up compose-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ typecheck: setup  ## mypy, strict
 
 bench: setup  ## measure throughput, latency and AWS calls per job on the running system (make dev first)
 	$(UV) run python tests/benchmarks/bench_codegen.py $(BENCH_ARGS)
+
+faults: setup  ## the fault suite (issue 13): kills, stalls, duplicates, poison; 300 jobs a scenario (FAULTS_ARGS="--jobs 40")
+	$(UV) run python -m tests.faults $(FAULTS_ARGS)
 
 docs: setup  ## regenerate docs/events.md from the event catalog
 	$(UV) run python -m snapinfra_shared.docs --write

@@ -235,6 +235,7 @@ class Consumer:
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=self.options.batch_size,
                 WaitTimeSeconds=self.options.wait_time_seconds,
+                VisibilityTimeout=self.options.visibility_timeout,  # the one the heartbeat extends
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 MessageAttributeNames=["All"],
             )

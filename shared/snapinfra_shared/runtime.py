@@ -185,7 +185,7 @@ def _event_id(message: dict[str, Any]) -> str | None:
 def consumer_options(settings: WorkerSettings, queue: QueueSpec) -> ConsumerOptions:
     """How a service consumes one of its queues: the queue's own limits, the service's pace."""
     return ConsumerOptions(
-        visibility_timeout=queue.visibility_timeout,
+        visibility_timeout=settings.visibility_timeout_seconds or queue.visibility_timeout,
         max_receive_count=queue.max_receive_count,
         wait_time_seconds=settings.wait_time_seconds,
         batch_size=settings.batch_size,

@@ -58,3 +58,10 @@ class WorkerSettings(ServiceSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0, description="first backoff after a failure")
     retry_max_seconds: float = Field(default=300.0, gt=0, le=43200)
     shutdown_grace_seconds: float = Field(default=25.0, ge=0, description="SIGTERM: finish in-flight work")
+    visibility_timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=43200,
+        description="how long a received message stays invisible; default the queue's own (the fault suite "
+        "shortens it so that a killed worker's message comes back quickly)",
+    )

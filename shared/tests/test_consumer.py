@@ -20,6 +20,9 @@ from snapinfra_shared.consumer import (
     parse_body,
 )
 from snapinfra_shared.events import Envelope
+from snapinfra_shared.runtime import consumer_options
+from snapinfra_shared.settings import WorkerSettings
+from snapinfra_shared.topology import build_topology
 
 
 def envelope(n: int = 0) -> Envelope:
@@ -194,6 +197,32 @@ def test_on_stop_an_unfinished_message_is_released_for_another_worker(stack):
     # Visible again at once, though the visibility timeout is a minute.
     [again] = stack.drain("api", wait=1)
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_consumer_s_own_visibility_timeout_overrides_the_queue_s(stack):
+    # The api queue keeps a message invisible for 30 s; this consumer asks for 2 s when it receives,
+    # so a message it holds without settling (its worker died) comes back to another worker soon.
+    send(stack, envelope().model_dump_json())
+    again: list[dict] = []
+
+    def handle(event: Envelope, delivery: Delivery) -> None:
+        deadline = time.monotonic() + 15
+        while not again and time.monotonic() < deadline:
+            response = stack.clients.sqs.receive_message(
+                QueueUrl=stack.queue_url("api"), WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+            )
+            again.extend(response.get("Messages", []))
+
+    make_consumer(stack, handle, visibility_timeout=2).poll_once()
+    assert [m["Attributes"]["ApproximateReceiveCount"] for m in again] == ["2"]
+
+
+def test_the_visibility_timeout_setting_overrides_the_queue_s_only_when_given(monkeypatch):
+    queue = build_topology("t").queues["codegen"]
+    assert consumer_options(WorkerSettings(), queue).visibility_timeout == queue.visibility_timeout
+    monkeypatch.setenv("SNAPINFRA_VISIBILITY_TIMEOUT_SECONDS", "15")
+    assert consumer_options(WorkerSettings(), queue).visibility_timeout == 15
+    assert build_topology("t").queues["codegen"].visibility_timeout == queue.visibility_timeout  # queue unchanged
 
 
 def test_sns_wrapped_bodies_are_understood():

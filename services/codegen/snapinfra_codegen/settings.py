@@ -32,7 +32,7 @@ class CodegenSettings(WorkerSettings):
     def _generator_needs(self) -> CodegenSettings:
         if self.generator == "openai" and not self.llm_base_url:
             raise ValueError("SNAPINFRA_LLM_BASE_URL is required when SNAPINFRA_GENERATOR=openai")
-        visibility = self.topology().queues["codegen"].visibility_timeout
+        visibility = self.visibility_timeout_seconds or self.topology().queues["codegen"].visibility_timeout
         if self.lease_seconds >= visibility:
             raise ValueError(
                 f"SNAPINFRA_LEASE_SECONDS ({self.lease_seconds}) must be below the codegen queue's visibility "

@@ -66,6 +66,26 @@ def _provision_when_up(
     )
 
 
+def dev_defaults(api_port: int) -> dict[str, str]:
+    """The settings `make dev` gives every service (the fault suite starts its processes with the same)."""
+    return {
+        "SNAPINFRA_AUTH_MODE": "dev",
+        "SNAPINFRA_S3_ADDRESSING_STYLE": "path",
+        "SNAPINFRA_SHUTDOWN_GRACE_SECONDS": "4",
+        # Rate limits stay on, generous enough for the benchmark's one user (see the README).
+        "SNAPINFRA_JOB_RATE_PER_MINUTE": "6000",
+        "SNAPINFRA_JOB_RATE_BURST": "1000",
+        # glibc gives each thread its own malloc arena; with ten handler threads a worker's
+        # memory creeps up for thousands of jobs before it levels. Two arenas keep it flat.
+        "MALLOC_ARENA_MAX": "2",
+        # Notifications: webhooks may reach loopback (and use http there); mail comes from a
+        # sender the provisioning verifies; links point at this api.
+        "SNAPINFRA_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
+        "SNAPINFRA_EMAIL_SENDER": DEV_EMAIL_SENDER,
+        "SNAPINFRA_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+    }
+
+
 @click.group()
 def main() -> None:
     """Run Snapinfra locally."""
@@ -99,22 +119,7 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
     env = _service_env(
         endpoint=endpoint if embedded or os.environ.get("AWS_ENDPOINT_URL") else None,
         prefix=prefix,
-        dev_defaults={
-            "SNAPINFRA_AUTH_MODE": "dev",
-            "SNAPINFRA_S3_ADDRESSING_STYLE": "path",
-            "SNAPINFRA_SHUTDOWN_GRACE_SECONDS": "4",
-            # Rate limits stay on, generous enough for the benchmark's one user (see the README).
-            "SNAPINFRA_JOB_RATE_PER_MINUTE": "6000",
-            "SNAPINFRA_JOB_RATE_BURST": "1000",
-            # glibc gives each thread its own malloc arena; with ten handler threads a worker's
-            # memory creeps up for thousands of jobs before it levels. Two arenas keep it flat.
-            "MALLOC_ARENA_MAX": "2",
-            # Notifications: webhooks may reach loopback (and use http there); mail comes from a
-            # sender the provisioning verifies; links point at this api.
-            "SNAPINFRA_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
-            "SNAPINFRA_EMAIL_SENDER": DEV_EMAIL_SENDER,
-            "SNAPINFRA_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
-        },
+        dev_defaults=dev_defaults(api_port),
     )
     if endpoint:
         os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
