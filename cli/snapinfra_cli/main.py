@@ -27,7 +27,7 @@ from snapinfra_cli.smoke import run_checks
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_FAILED = 1, 3, 4
 FINAL = {"completed", "failed"}
-out, err = Console(), Console(stderr=True)
+out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
 WIDE = 110  # from this many columns on, tables show their optional columns too
 
 
@@ -389,12 +389,9 @@ def _render_deployment(deployment: dict[str, Any]) -> None:
     out.print(f"deployment [bold]{deployment['id']}[/bold]: {deployment['status']}", highlight=False)
     outputs = deployment.get("outputs") or {}
     if outputs and deployment["status"] == "deployed":
-        grid = Table(title="outputs", box=box.SIMPLE_HEAD, pad_edge=False)
-        grid.add_column("output", no_wrap=True)
-        grid.add_column("value", overflow="fold")
-        for key, value in sorted(outputs.items()):
-            grid.add_row(key, str(value))
-        out.print(grid)
+        out.print("outputs:")
+        for key, value in sorted(outputs.items()):  # one a line, whole: values are copied into other commands
+            out.print(f"  [bold]{key}[/bold]: {value}", highlight=False)
 
 
 def _emit_deployment(ctx: Context, deployment: dict[str, Any]) -> None:

@@ -68,3 +68,9 @@ def test_tables_lists_the_embedded_aws_tables_without_credentials(stack, tmp_pat
     assert result.exit_code == 0, result.output
     names = {spec.name for spec in stack.topology.tables.values()}
     assert names and names <= set(result.stdout.split())
+
+
+def test_tables_on_an_unreachable_endpoint_is_one_clear_line_and_exit_3():
+    result = CliRunner().invoke(main, ["tables", "--endpoint", "http://127.0.0.1:9"], env={"AWS_MAX_ATTEMPTS": "1"})
+    assert result.exit_code == 3 and "cannot reach the AWS endpoint http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.output

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 import click
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS, endpoint_answers, moto_command, session_for
@@ -206,9 +207,13 @@ def provision_command(prefix: str) -> None:
 def tables(endpoint: str) -> None:
     """The DynamoDB tables on the embedded AWS (or the endpoint given), one a line."""
     dynamodb = session_for(endpoint).client("dynamodb", endpoint_url=endpoint)
-    for page in dynamodb.get_paginator("list_tables").paginate():
-        for name in page["TableNames"]:
-            click.echo(name)
+    try:
+        for page in dynamodb.get_paginator("list_tables").paginate():
+            for name in page["TableNames"]:
+                click.echo(name)
+    except BotoConnectionError as exc:
+        click.echo(f"error: cannot reach the AWS endpoint {endpoint} (is `make dev` running?): {exc}", err=True)
+        sys.exit(3)
 
 
 @main.command()
