@@ -112,16 +112,49 @@ def test_deploy_create_wait_prints_the_outputs(live_api, completed_infra, monkey
     assert "SpaceshipTableName" in outcome.stdout and "fleet-spaceships" in outcome.stdout
 
 
-def test_deploy_events_follow_prints_each_step_once_until_the_deployment_settles(live_api, completed_infra):
+def test_deploy_events_follow_prints_each_step_once_until_the_deployment_settles(
+    live_api, completed_infra, monkeypatch
+):
+    monkeypatch.setattr(cli, "POLL_SECONDS", 0.05)
     created = run(live_api, "--json", "deploy", "create", "--codegen-id", completed_infra["id"])
     deployment = json.loads(created.stdout)
+    polls = threading.Condition()
+    count = {"polls": 0}
+    real_get = cli.Api.get
+
+    def counting_get(self, path, **params):
+        answer = real_get(self, path, **params)
+        if path == f"/api/deployments/{deployment['id']}":
+            with polls:
+                count["polls"] += 1
+                polls.notify_all()
+        return answer
+
+    def two_more_polls():  # a whole poll of the step log after the change
+        with polls:
+            target = count["polls"] + 2
+            assert polls.wait_for(lambda: count["polls"] >= target, timeout=30)
+
+    monkeypatch.setattr(cli.Api, "get", counting_get)
+    result: dict[str, object] = {}
+    follower = threading.Thread(
+        target=lambda: result.update(
+            r=run(live_api, "--json", "deploy", "events", deployment["id"], "--follow", "--timeout", "60")
+        )
+    )
+    follower.start()
+    two_more_polls()
     _progress(live_api, deployment, message="CREATE_IN_PROGRESS", status="CREATE_IN_PROGRESS", logical_id="Table")
+    two_more_polls()
     _progress(live_api, deployment, message="stack almost there", status="CREATE_IN_PROGRESS")
+    two_more_polls()
+    assert follower.is_alive()  # still following: the deployment has not settled
     _complete(live_api, deployment)
-    result = run(live_api, "--json", "deploy", "events", deployment["id"], "--follow", "--timeout", "30")
-    assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    messages = [line["message"] for line in lines]
-    assert "stack almost there" in messages and len(messages) == len({json.dumps(x) for x in lines})
+    follower.join(60)
+    outcome = result["r"]
+    assert outcome.exit_code == 0, outcome.output
+    messages = [json.loads(line)["message"] for line in outcome.stdout.splitlines()]
+    assert messages.count("CREATE_IN_PROGRESS") == 1 and messages.count("stack almost there") == 1
+    assert messages.index("CREATE_IN_PROGRESS") < messages.index("stack almost there")
     text = run(live_api, "deploy", "events", deployment["id"], "--follow").stdout
     assert "stack almost there" in text and f"deployment {deployment['id']}: deployed" in text
