@@ -4,7 +4,9 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= 3.11
 
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# uv from PATH, else the copy `make setup` installs in .tools (an absolute path: recipes may cd elsewhere).
+TOOLS := $(CURDIR)/.tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
 .PHONY: help setup dev test lint typecheck bench faults docs clean synth compose-up compose-down
@@ -12,12 +14,13 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-.tools/bin/uv:
-	python3 -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
-setup: $(UV)  ## install every package of the workspace from the lock file
+setup: $(UV)  ## install every package of the workspace from the lock file; the commands are then in .venv/bin
 	$(UV) sync --all-packages --frozen
+	@echo "ready: .venv/bin/snapinfra --help (or 'source .venv/bin/activate' once, then snapinfra --help)"
 
 dev: setup  ## run the whole system: embedded AWS, provisioning, api on :5000 and the three workers
 	$(UV) run snapinfra-dev up || [ $$? -eq 130 ]  # 130: stopped with Ctrl-C, as intended

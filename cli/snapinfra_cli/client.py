@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,12 +74,20 @@ class Api:
     def delete(self, path: str, **params: Any) -> Any:
         return self.request("DELETE", path, params={k: v for k, v in params.items() if v is not None})
 
-    def pages(self, path: str, limit: int | None = None, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a cursor listing, page after page, up to `limit`."""
+    def pages(
+        self,
+        path: str,
+        limit: int | None = None,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
+        **params: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a cursor listing (those `keep` accepts), page after page, up to `limit` of them."""
         cursor, seen = None, 0
         while True:
             page = self.get(path, cursor=cursor, **params)
             for item in page["items"]:
+                if keep is not None and not keep(item):
+                    continue
                 yield item
                 seen += 1
                 if limit is not None and seen >= limit:

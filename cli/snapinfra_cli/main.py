@@ -1,7 +1,8 @@
 """`snapinfra`: generate projects, deploy them, subscribe to what happens, look after the queues.
 
 Exit codes: 0 done; 1 the API refused (the message says why); 2 bad usage; 3 the API or AWS could not
-be reached; 4 the job or check itself failed.
+be reached; 4 the job or check itself failed. Under `--json` an error is a JSON document on stderr:
+`{"error": {"status", "code", "message", "fields"}}` (the API's own error, or the client's).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from snapinfra_cli.client import Api, ApiFailure, Unreachable
@@ -25,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_FAILED = 1, 3, 4
 FINAL = {"completed", "failed"}
 out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+WIDE = 110  # from this many columns on, tables show their optional columns too
 
 
 class Context:
@@ -38,19 +42,41 @@ class Context:
             render()
 
 
+def _as_json() -> bool:
+    context = click.get_current_context(silent=True)
+    found = context.find_object(Context) if context else None
+    return bool(found and found.as_json)
+
+
+def fail(
+    exit_code: int, code: str, message: str, status: int | None = None, fields: list[Any] | None = None
+) -> NoReturn:
+    """Report an error (one clear line, or a JSON document under --json) on stderr and exit with `exit_code`."""
+    if _as_json():
+        error = {"status": status, "code": code, "message": message, "fields": fields or []}
+        click.echo(json.dumps({"error": error}, indent=2), err=True)
+    else:
+        err.print(f"[red]error[/red] {message}", highlight=False)
+        for field in fields or []:
+            err.print(f"  {field.get('field')}: {field.get('message')}", highlight=False, markup=False)
+    sys.exit(exit_code)
+
+
 def handled(command: F) -> F:
-    """API refusals and unreachable endpoints become one clear line on stderr and an exit code."""
+    """API refusals, unreachable endpoints and bad parameters become one clear error and an exit code."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except ApiFailure as exc:
-            err.print(f"[red]error[/red] {exc}", highlight=False, markup=True)
-            sys.exit(EXIT_REFUSED)
+            fail(EXIT_REFUSED, exc.code, f"{exc.status} {exc.code}: {exc.message}", exc.status, exc.fields)
         except Unreachable as exc:
-            err.print(f"[red]error[/red] {exc}", highlight=False)
-            sys.exit(EXIT_UNREACHABLE)
+            fail(EXIT_UNREACHABLE, "unreachable", str(exc))
+        except click.ClickException as exc:
+            if not _as_json():
+                raise
+            fail(exc.exit_code, "bad_usage", exc.format_message())
 
     return run  # type: ignore[return-value]
 
@@ -59,6 +85,7 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group()
+@click.version_option(package_name="snapinfra-cli", prog_name="snapinfra")
 @click.option("--api-url", envvar="SNAPINFRA_API_URL", default="http://localhost:5000", show_default=True)
 @click.option("--token", envvar="SNAPINFRA_TOKEN", help="a Bearer JWT (jwt auth mode)")
 @click.option(
@@ -73,18 +100,102 @@ def main(ctx: click.Context, api_url: str, token: str | None, user: str, as_json
     ctx.obj = Context(api, as_json)
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    out.print(table)
+def _when(value: Any) -> str:
+    """An ISO timestamp as `YYYY-MM-DD HH:MM:SS` (UTC, as the API gives it), for tables."""
+    text = str(value or "")
+    return text[:19].replace("T", " ")
+
+
+def _time(value: Any) -> str:
+    return _when(value)[11:]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+class Column:
+    """A table column: `key` of the rows (or a function of the row); an id (or a short value kept whole, like a
+    status) is never wrapped nor cut; a `wide` column shows only on a console of at least WIDE columns."""
+
+    def __init__(
+        self, header: str, key: str | Callable[[dict[str, Any]], Any], *, is_id: bool = False, wide: bool = False
+    ):
+        self.header, self.key, self.is_id, self.wide = header, key, is_id, wide
+
+    def value(self, row: dict[str, Any]) -> str:
+        return _cell(self.key(row) if callable(self.key) else row.get(self.key))
+
+
+def table(title: str, rows: list[dict[str, Any]], columns: list[Column], width: int) -> Table:
+    """Rows as a table that fits `width` columns: whole ids, the other cells folded when they must be."""
+    shown = [c for c in columns if width >= WIDE or not c.wide]
+    grid = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    cells = [[c.value(row) for c in shown] for row in rows]
+    for index, column in enumerate(shown):
+        if column.is_id:
+            longest = max([len(column.header)] + [len(r[index]) for r in cells])
+            grid.add_column(column.header, no_wrap=True, min_width=longest)
+        else:
+            grid.add_column(column.header, overflow="fold")
+    for row_cells in cells:
+        grid.add_row(*row_cells)
+    return grid
+
+
+def _show(title: str, rows: list[dict[str, Any]], columns: list[Column]) -> None:
+    out.print(table(title, rows, columns, out.width))
 
 
 def _fields(item: dict[str, Any]) -> None:
+    """A record's fields, one a line; those without a value (null, empty) are left out."""
     for key, value in item.items():
-        out.print(f"[bold]{key}[/bold]: {json.dumps(value) if isinstance(value, dict | list) else value}")
+        if value is None or value == {} or value == []:
+            continue
+        shown = json.dumps(value) if isinstance(value, dict | list) else value
+        out.print(f"[bold]{key}[/bold]: {shown}", highlight=False)
+
+
+CODEGEN_COLUMNS = [
+    Column("id", "id", is_id=True),
+    Column("status", "status", is_id=True),
+    Column("type", "type"),
+    Column("project", "projectId"),
+    Column("files", "fileCount", wide=True),
+    Column("created (UTC)", lambda r: _when(r.get("createdAt")), wide=True),
+]
+DEPLOYMENT_COLUMNS = [
+    Column("id", "id", is_id=True),
+    Column("status", "status", is_id=True),
+    Column("env", "environment"),
+    Column("project", "projectId"),
+    Column("code generation", "codeGenId", is_id=True, wide=True),
+    Column("updated (UTC)", lambda r: _when(r.get("updatedAt")), wide=True),
+]
+EVENT_COLUMNS = [
+    Column("at (UTC)", lambda r: _time(r.get("at"))),
+    Column("status", lambda r: r.get("status") or r.get("source")),
+    Column("resource", lambda r: " ".join(x for x in (r.get("logicalId"), r.get("resourceType")) if x)),
+    Column("message", lambda r: " — ".join(x for x in (r.get("message"), r.get("reason")) if x)),
+]
+SUBSCRIPTION_COLUMNS = [
+    Column("id", "id", is_id=True),
+    Column("channel", "channel"),
+    Column("status", "status"),
+    Column("target", "target"),
+    Column("events", "eventTypes", wide=True),
+]
+DLQ_COLUMNS = [
+    Column("event id", "eventId", is_id=True),
+    Column("type", "type"),
+    Column("receives", "receiveCount"),
+    Column("error", "error"),
+]
+QUEUE_COLUMNS = [Column(name, name) for name in ("service", "queue", "visible", "in flight", "delayed", "DLQ")]
 
 
 # -- code generation --------------------------------------------------------------------------
@@ -95,18 +206,45 @@ def codegen() -> None:
     """Generated projects."""
 
 
+class Live:
+    """The live display on stderr while a command waits: a spinner, the current status and the time
+    elapsed (rich's Progress, removed when done); each change of status stays above it as a line."""
+
+    def __init__(self, subject: str, status: str, quiet: bool):
+        self.subject, self.status, self.quiet = subject, status, quiet
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+        )
+        self._task = self._progress.add_task(self._describe(status), total=None)
+
+    def _describe(self, status: str) -> str:
+        return f"{self.subject} [bold]{status}[/bold]"
+
+    def update(self, status: str) -> None:
+        if status != self.status and not self.quiet:
+            self._progress.console.print(f"  {status}", highlight=False)
+        self.status = status
+        self._progress.update(self._task, description=self._describe(status))
+
+    def __enter__(self) -> Live:
+        if not self.quiet:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
 def _follow(api: Api, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
     """Follow a job to a final status over its event stream (polling if the server has no stream slot)."""
     path = f"/api/code-gen/{job['id']}"
-    with err.status(f"{job['id']}: {job['status']}", spinner="dots") as status:
+    with Live(job["id"], job["status"], quiet) as live:
         while job["status"] not in FINAL:
             try:
                 for event, data in api.events(f"{path}/events"):
                     if event == "status":
-                        if data["status"] != job["status"] and not quiet:
-                            out.print(f"  {data['status']}")
                         job = data
-                        status.update(f"{job['id']}: {job['status']}")
+                        live.update(job["status"])
                     elif event == "deleted":
                         raise ApiFailure(404, "not_found", f"code generation {job['id']} was deleted")
             except ApiFailure as exc:
@@ -116,11 +254,8 @@ def _follow(api: Api, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
                 until = time.monotonic() + (exc.retry_after or 5)
                 while job["status"] not in FINAL and time.monotonic() < until:
                     time.sleep(1)
-                    polled = api.get(path)
-                    if polled["status"] != job["status"] and not quiet:
-                        out.print(f"  {polled['status']}")
-                    job = polled
-                    status.update(f"{job['id']}: {job['status']}")
+                    job = api.get(path)
+                    live.update(job["status"])
     return job
 
 
@@ -160,7 +295,7 @@ def codegen_create(
         return
     job = _follow(ctx.api, job, quiet=ctx.as_json)
     if job["status"] == "failed":
-        ctx.emit(job, lambda: err.print(f"[red]failed[/red]: {job.get('reason')}"))
+        ctx.emit(job, lambda: err.print(f"[red]failed[/red]: {job.get('reason') or 'no reason given'}"))
         sys.exit(EXIT_FAILED)
     target = output or Path(f"{project_id}.zip")
     size = ctx.api.download(f"/api/code-gen/{job['id']}/download", target)
@@ -170,15 +305,27 @@ def codegen_create(
     )
 
 
+CODEGEN_STATUSES = ["queued", "processing", "completed", "failed"]
+PROJECT_TYPES = ["api", "model", "infra", "full-stack"]
+
+
 @codegen.command("list")
 @click.option("--project-id")
+@click.option("--status", type=click.Choice(CODEGEN_STATUSES), help="only jobs with this status")
+@click.option("--type", "project_type", type=click.Choice(PROJECT_TYPES), help="only jobs of this type")
 @click.option("--limit", type=int, default=20, show_default=True)
 @pass_context
 @handled
-def codegen_list(ctx: Context, project_id: str | None, limit: int) -> None:
-    """Your jobs, newest first."""
-    items = list(ctx.api.pages("/api/code-gen", limit=limit, projectId=project_id))
-    ctx.emit(items, lambda: _table("code generations", items, ["id", "projectId", "type", "status", "createdAt"]))
+def codegen_list(
+    ctx: Context, project_id: str | None, status: str | None, project_type: str | None, limit: int
+) -> None:
+    """Your jobs, newest first. --status and --type are applied here, to the pages the API lists."""
+
+    def wanted(job: dict[str, Any]) -> bool:
+        return (status is None or job["status"] == status) and (project_type is None or job["type"] == project_type)
+
+    items = list(ctx.api.pages("/api/code-gen", limit=limit, keep=wanted, projectId=project_id))
+    ctx.emit(items, lambda: _show("code generations", items, CODEGEN_COLUMNS))
 
 
 @codegen.command("get")
@@ -220,29 +367,40 @@ def deploy() -> None:
     """Deployments of generated projects."""
 
 
-DEPLOYMENT_COLUMNS = ["id", "codeGenId", "environment", "status", "stackName", "updatedAt"]
 DEPLOYED, DESTROYED = {"deployed", "failed"}, {"destroyed", "destroy_failed"}
+IN_FLIGHT = {"queued", "deploying", "destroying"}  # a deployment that will still change by itself
+POLL_SECONDS = 1.0
 
 
-def _wait_deployment(api: Api, deployment: dict[str, Any], final: set[str], timeout: float) -> dict[str, Any]:
+def _wait_deployment(ctx: Context, deployment: dict[str, Any], final: set[str], timeout: float) -> dict[str, Any]:
     """Poll a deployment (it has no event stream) until it reaches one of `final`, showing each status."""
     path, deadline = f"/api/deployments/{deployment['id']}", time.monotonic() + timeout
-    with err.status(f"{deployment['id']}: {deployment['status']}", spinner="dots") as status:
+    with Live(deployment["id"], deployment["status"], ctx.as_json) as live:
         while deployment["status"] not in final:
             if time.monotonic() > deadline:
-                err.print(f"[red]timed out[/red]: {deployment['id']} still {deployment['status']} after {timeout:g} s")
-                sys.exit(EXIT_FAILED)
-            time.sleep(1)
-            deployment = api.get(path)
-            status.update(f"{deployment['id']}: {deployment['status']}")
+                fail(EXIT_FAILED, "timeout", f"{deployment['id']} still {deployment['status']} after {timeout:g} s")
+            time.sleep(POLL_SECONDS)
+            deployment = ctx.api.get(path)
+            live.update(deployment["status"])
     return deployment
 
 
+def _render_deployment(deployment: dict[str, Any]) -> None:
+    out.print(f"deployment [bold]{deployment['id']}[/bold]: {deployment['status']}", highlight=False)
+    outputs = deployment.get("outputs") or {}
+    if outputs and deployment["status"] == "deployed":
+        out.print("outputs:")
+        for key, value in sorted(outputs.items()):  # one a line, whole: values are copied into other commands
+            out.print(f"  [bold]{key}[/bold]: {value}", highlight=False)
+
+
 def _emit_deployment(ctx: Context, deployment: dict[str, Any]) -> None:
-    ctx.emit(deployment, lambda: out.print(f"deployment [bold]{deployment['id']}[/bold]: {deployment['status']}"))
+    ctx.emit(deployment, lambda: _render_deployment(deployment))
     if deployment["status"] in {"failed", "destroy_failed"}:
         if not ctx.as_json:
-            err.print(f"[red]{deployment['status']}[/red]: {deployment.get('error')}", highlight=False)
+            err.print(
+                f"[red]{deployment['status']}[/red]: {deployment.get('error') or 'no reason given'}", highlight=False
+            )
         sys.exit(EXIT_FAILED)
 
 
@@ -282,7 +440,7 @@ def deploy_create(
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     deployment = ctx.api.post("/api/deployments", body, headers=headers)
     if wait:
-        deployment = _wait_deployment(ctx.api, deployment, DEPLOYED, timeout)
+        deployment = _wait_deployment(ctx, deployment, DEPLOYED, timeout)
     _emit_deployment(ctx, deployment)
 
 
@@ -298,7 +456,7 @@ def deploy_list(ctx: Context, project_id: str | None, status: str | None, enviro
     items = list(
         ctx.api.pages("/api/deployments", limit=limit, projectId=project_id, status=status, environment=environment)
     )
-    ctx.emit(items, lambda: _table("deployments", items, DEPLOYMENT_COLUMNS))
+    ctx.emit(items, lambda: _show("deployments", items, DEPLOYMENT_COLUMNS))
 
 
 @deploy.command("get")
@@ -311,16 +469,43 @@ def deploy_get(ctx: Context, deployment_id: str) -> None:
     ctx.emit(deployment, lambda: _fields(deployment))
 
 
+def _event_key(event: dict[str, Any]) -> str:
+    return json.dumps(event, sort_keys=True)
+
+
 @deploy.command("events")
 @click.argument("deployment_id")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=int, default=100, show_default=True, help="at most this many (without --follow)")
+@click.option("--follow", "-f", is_flag=True, help="keep printing new events until the deployment settles")
+@click.option("--timeout", type=float, default=900, show_default=True, help="seconds --follow follows")
 @pass_context
 @handled
-def deploy_events(ctx: Context, deployment_id: str, limit: int) -> None:
-    """A deployment's stack events, oldest first."""
-    items = list(ctx.api.pages(f"/api/deployments/{deployment_id}/events", limit=limit))
-    columns = ["at", "source", "message", "logicalId", "resourceType", "status", "reason"]
-    ctx.emit(items, lambda: _table("events", items, columns))
+def deploy_events(ctx: Context, deployment_id: str, limit: int, follow: bool, timeout: float) -> None:
+    """A deployment's step log, oldest first; with --follow, new steps as they come (one JSON object a line
+    under --json) until it is deployed, failed or destroyed."""
+    path = f"/api/deployments/{deployment_id}/events"
+    if not follow:
+        items = list(ctx.api.pages(path, limit=limit))
+        ctx.emit(items, lambda: _show("events", items, EVENT_COLUMNS))
+        return
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        deployment = ctx.api.get(f"/api/deployments/{deployment_id}")  # read first: no step after it is missed
+        fresh = [e for e in ctx.api.pages(path) if _event_key(e) not in seen]
+        for event in fresh:
+            seen.add(_event_key(event))
+            if ctx.as_json:
+                click.echo(json.dumps(event))
+        if fresh and not ctx.as_json:
+            out.print(table("", fresh, EVENT_COLUMNS, out.width), end="")
+        if deployment["status"] not in IN_FLIGHT:
+            if not ctx.as_json:
+                out.print(f"deployment [bold]{deployment_id}[/bold]: {deployment['status']}", highlight=False)
+            sys.exit(EXIT_FAILED if deployment["status"] in {"failed", "destroy_failed"} else 0)
+        if time.monotonic() > deadline:
+            fail(EXIT_FAILED, "timeout", f"{deployment_id} still {deployment['status']} after {timeout:g} s")
+        time.sleep(POLL_SECONDS)
 
 
 @deploy.command("destroy")
@@ -333,7 +518,7 @@ def deploy_destroy(ctx: Context, deployment_id: str, wait: bool, timeout: float)
     """Destroy a deployment's stack (the record stays as history)."""
     deployment = ctx.api.delete(f"/api/deployments/{deployment_id}")
     if wait:
-        deployment = _wait_deployment(ctx.api, deployment, DESTROYED, timeout)
+        deployment = _wait_deployment(ctx, deployment, DESTROYED, timeout)
     _emit_deployment(ctx, deployment)
 
 
@@ -422,7 +607,7 @@ def resend_code(ctx: Context, subscription_id: str) -> None:
 def subscriptions(ctx: Context) -> None:
     """Your subscriptions."""
     items = list(ctx.api.pages("/api/notifications/subscriptions"))
-    ctx.emit(items, lambda: _table("subscriptions", items, ["id", "channel", "target", "status", "eventTypes"]))
+    ctx.emit(items, lambda: _show("subscriptions", items, SUBSCRIPTION_COLUMNS))
 
 
 @main.command()
@@ -460,7 +645,7 @@ def admin_queue_status(ctx: Context) -> None:
         }
         for q in status["queues"]
     ]
-    ctx.emit(status, lambda: _table("queues", rows, ["service", "queue", "visible", "in flight", "delayed", "DLQ"]))
+    ctx.emit(status, lambda: _show("queues", rows, QUEUE_COLUMNS))
 
 
 @admin.command("dlq")
@@ -471,7 +656,7 @@ def admin_queue_status(ctx: Context) -> None:
 def admin_dlq(ctx: Context, queue: str, limit: int) -> None:
     """The dead letters of a queue (by service name, or a work queue's name), without removing them."""
     found = ctx.api.get(f"/api/admin/dlq/{queue}", limit=limit)
-    ctx.emit(found, lambda: _table(found["dlq"], found["items"], ["type", "eventId", "receiveCount", "error"]))
+    ctx.emit(found, lambda: _show(found["dlq"], found["items"], DLQ_COLUMNS))
 
 
 @admin.command("redrive")
@@ -493,7 +678,9 @@ def admin_redrive(ctx: Context, queue: str, limit: int) -> None:
 @main.command()
 @pass_context
 def smoke(ctx: Context) -> None:
-    """S3 upload/download, SQS send/receive, SNS publish against AWS_ENDPOINT_URL (or AWS itself)."""
+    """S3 upload/download, SQS send/receive, SNS publish against AWS_ENDPOINT_URL (or AWS itself); on a
+    loopback endpoint the embedded AWS's credentials and region stand in for any not set. Exits 3 when the
+    endpoint cannot be reached, 4 when a check fails."""
     results = run_checks()
 
     def render() -> None:
@@ -502,5 +689,8 @@ def smoke(ctx: Context) -> None:
             out.print(f"{mark} {check.name}: {check.detail}", highlight=False)
 
     ctx.emit([{"check": c.name, "passed": c.passed, "detail": c.detail} for c in results], render)
-    if not all(c.passed for c in results):
+    failed = [c for c in results if not c.passed]
+    if failed and all(c.unreachable for c in failed):
+        sys.exit(EXIT_UNREACHABLE)
+    if failed:
         sys.exit(EXIT_FAILED)

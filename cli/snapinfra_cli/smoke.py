@@ -1,16 +1,21 @@
 """`snapinfra smoke`: the guide's test-aws-services check (S3 upload and download, SQS send and receive,
 SNS publish) against the AWS that the standard variables name (AWS_ENDPOINT_URL, region, credentials).
-Each check works on resources of its own, made for the check and removed afterwards."""
+On a loopback endpoint (the embedded AWS of `make dev`, LocalStack) the embedded AWS's credentials and
+region stand in for any the caller has not set. Each check works on resources of its own, made for the
+check and removed afterwards."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from snapinfra_shared.local.embedded import session_for
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class Check:
     name: str
     passed: bool
     detail: str
+    unreachable: bool = False  # failed because the endpoint could not be reached at all
 
 
 def _s3(session: Any, run: str) -> str:
@@ -71,12 +77,13 @@ CHECKS: tuple[tuple[str, Callable[[Any, str], str]], ...] = (
 
 
 def run_checks(session: Any | None = None) -> list[Check]:
-    session = session or boto3.session.Session()
+    session = session or session_for(os.environ.get("AWS_ENDPOINT_URL"))
     run = uuid.uuid4().hex[:12]
     results = []
     for name, check in CHECKS:
         try:
             results.append(Check(name, True, check(session, run)))
         except Exception as exc:  # every failure is reported on its line, with its reason
-            results.append(Check(name, False, f"{type(exc).__name__}: {exc}"))
+            unreachable = isinstance(exc, BotoConnectionError)
+            results.append(Check(name, False, f"{type(exc).__name__}: {exc}", unreachable))
     return results

@@ -21,13 +21,21 @@ def provision(clients: AwsClients, topology: Topology) -> dict[str, Any]:
     """Provision everything; returns what was found or made (names, ARNs, URLs)."""
     topic_arns = {svc: clients.sns.create_topic(Name=name)["TopicArn"] for svc, name in topology.topics.items()}
     queue_urls = {svc: _queue(clients, spec, topic_arns) for svc, spec in topology.queues.items()}
-    for work_queue in topology.work_queues.values():  # a service's own scheduled work: no topic feeds it
-        _queue_with_dlq(clients, work_queue)
+    # A service's own scheduled work: no topic feeds it.
+    work_queue_urls = {svc: _queue_with_dlq(clients, spec) for svc, spec in topology.work_queues.items()}
     for table in topology.tables.values():
         _table(clients, table)
     _bucket(clients, topology.bucket)
-    log.info("provisioned", extra={"topics": len(topic_arns), "queues": len(queue_urls), "bucket": topology.bucket})
-    return {"topics": topic_arns, "queues": queue_urls, "bucket": topology.bucket}
+    log.info(
+        "provisioned",
+        extra={
+            "topics": len(topic_arns),
+            "queues": len(queue_urls) + len(work_queue_urls),
+            "work_queues": len(work_queue_urls),
+            "bucket": topology.bucket,
+        },
+    )
+    return {"topics": topic_arns, "queues": queue_urls, "work_queues": work_queue_urls, "bucket": topology.bucket}
 
 
 def _queue(clients: AwsClients, spec: QueueSpec, topic_arns: dict[Service, str]) -> str:

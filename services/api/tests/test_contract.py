@@ -4,7 +4,12 @@ renders it, and schemathesis exercises every declared operation against a real s
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -86,11 +91,71 @@ def test_the_document_covers_every_declared_route_with_resolvable_refs(client, a
     assert missing == set()
 
 
-def test_docs_page_renders_the_document(client):
+def _page_references(page: str) -> list[str]:
+    """Every address the /docs page makes a browser load (src and href attributes, and url(...) in CSS)."""
+    return re.findall(r'(?:src|href)="([^"]*)"', page)
+
+
+def test_docs_page_references_only_local_assets_and_each_is_served(client):
     response = client.get("/docs")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert "swagger-ui-bundle.js" in page and 'url: "/openapi.json"' in page
+    assert 'data-spec="/openapi.json"' in page
+    references = _page_references(page)
+    assert {urlsplit(r).path.rsplit("/", 1)[-1] for r in references} == {
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "docs-init.js",
+        "favicon-32x32.png",
+    }
+    expected_types = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
+    for reference in references:
+        parts = urlsplit(reference)
+        assert not parts.scheme and not parts.netloc and reference.startswith("/docs/assets/"), reference
+        with client.get(reference) as asset:
+            assert asset.status_code == 200, reference
+            assert asset.mimetype == expected_types[PurePosixPath(parts.path).suffix], reference
+            assert len(asset.get_data()) > 0
+    with client.get(next(r for r in references if ".css" in r)) as response:
+        css = response.get_data(as_text=True)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", css), "the stylesheet loads something from elsewhere"
+    init = client.get(next(r for r in references if "docs-init.js" in r)).get_data(as_text=True)
+    assert "validatorUrl: null" in init  # no online validator badge: nothing leaves the machine
+    assert client.get("/docs/assets/LICENSE").status_code == 404
+    assert client.get("/docs/assets/..%2Fflask_swagger_ui.py").status_code == 404
+
+
+def test_the_root_points_a_person_at_the_docs(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.json["docs"] == "/docs" and response.json["openapi"] == "/openapi.json"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+def test_a_browser_renders_the_operations_offline(stack, serve, tmp_path):
+    """Headless Chromium, with background networking off, loads /docs from a real loopback server and
+    renders the operations: everything the page needs comes from the api."""
+    deps = build_dependencies(api_settings(stack))
+    with serve(create_app(dependencies=deps)) as base_url:
+        command = [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            f"{base_url}/docs",
+        ]
+        dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    rendered = set(re.findall(r'class="opblock-summary-path"[^>]*data-path="([^"]+)"', dom))
+    assert "/api/code-gen" in rendered and "/api/deployments/{deployment_id}" in rendered, dom[:2000]
 
 
 CHECKS = [

@@ -13,11 +13,14 @@ import shlex
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import click
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from snapinfra_shared.aws import AwsClients
-from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS, endpoint_answers, moto_command
+from snapinfra_shared.local.embedded import LOCAL_CREDENTIALS, endpoint_answers, moto_command, session_for
 from snapinfra_shared.logs import configure_logging
 from snapinfra_shared.provision import provision, verify_email_sender
 from snapinfra_shared.topology import build_topology
@@ -58,10 +61,14 @@ def _provision_when_up(
         log.exception("provisioning failed")
         on_failure.set()
         return
+    work_queues = len(result["work_queues"])
     log.info(
-        "topology ready: %d topics, %d queues, bucket %s",
+        "topology ready: %d topics, %d queues (%d fed by topics, %d work %s), bucket %s",
         len(result["topics"]),
+        len(result["queues"]) + work_queues,
         len(result["queues"]),
+        work_queues,
+        "queue" if work_queues == 1 else "queues",
         result["bucket"],
     )
 
@@ -86,6 +93,46 @@ def dev_defaults(api_port: int) -> dict[str, str]:
     }
 
 
+def _is_ready(url: str, timeout: float = 2.0) -> bool:
+    """True when `url` answers 200 (the api's /readyz: its table, queues and bucket answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the loopback api we started
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):  # HTTPError (503: not ready yet) is a URLError
+        return False
+
+
+def ready_line(api_url: str, aws_url: str | None, aws_in_memory: bool) -> str:
+    """The one line `snapinfra-dev up` prints once the api is ready: where everything is."""
+    line = f"ready: api {api_url}  docs {api_url}/docs"
+    if aws_url:
+        line += f"  AWS {aws_url}"
+        if aws_in_memory:
+            line += " (the embedded AWS keeps everything in memory: stopping it loses every job)"
+    return line
+
+
+def announce_when_ready(
+    api_url: str,
+    line: str,
+    stop: threading.Event,
+    timeout: float = 180.0,
+    interval: float = 0.5,
+) -> bool:
+    """Poll the api's /readyz until it answers 200, then log `line` once; give up (with a warning) after
+    `timeout` seconds or when `stop` is set. Returns whether the line was logged."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set():
+        if _is_ready(f"{api_url}/readyz"):
+            log.info("%s", line)
+            return True
+        if time.monotonic() > deadline:
+            log.warning("the api at %s was not ready within %g s (see its log lines above)", api_url, timeout)
+            return False
+        stop.wait(interval)
+    return False
+
+
 @click.group()
 def main() -> None:
     """Run Snapinfra locally."""
@@ -104,6 +151,7 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
 
     configure_logging("dev", fmt="text")
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    started_aws = False
     manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
     if endpoint:
         log.info("using the AWS endpoint in AWS_ENDPOINT_URL: %s", endpoint)
@@ -113,6 +161,7 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
             log.info("reusing the AWS endpoint already answering on %s", endpoint)
         else:
             manager.add_process("aws", "exec " + shlex.join(moto_command(aws_port)))
+            started_aws = True
     else:
         log.info("no AWS_ENDPOINT_URL and --no-embedded: using the default AWS credentials and region")
 
@@ -133,6 +182,9 @@ def up(aws_port: int, api_port: int, metrics_port: int, prefix: str, embedded: b
     sender = env["SNAPINFRA_EMAIL_SENDER"]
     threading.Thread(target=_provision_when_up, args=(endpoint, prefix, failed, sender), daemon=True).start()
     threading.Thread(target=lambda: failed.wait() and manager.terminate(), daemon=True).start()
+    api_url = f"http://127.0.0.1:{api_port}"
+    line = ready_line(api_url, endpoint, aws_in_memory=started_aws)
+    threading.Thread(target=announce_when_ready, args=(api_url, line, failed), daemon=True).start()
     manager.loop()
     sys.exit(1 if failed.is_set() else manager.returncode or 0)
 
@@ -147,6 +199,26 @@ def provision_command(prefix: str) -> None:
     if os.environ.get("SNAPINFRA_EMAIL_SENDER"):  # docker-compose: the notifier's sender, as `make dev` does
         verify_email_sender(clients, os.environ["SNAPINFRA_EMAIL_SENDER"])
     click.echo(result)
+
+
+@main.command()
+@click.option(
+    "--endpoint",
+    envvar="AWS_ENDPOINT_URL",
+    default="http://127.0.0.1:4566",
+    show_default=True,
+    help="the AWS endpoint (AWS_ENDPOINT_URL); on loopback no credentials nor region are needed",
+)
+def tables(endpoint: str) -> None:
+    """The DynamoDB tables on the embedded AWS (or the endpoint given), one a line."""
+    dynamodb = session_for(endpoint).client("dynamodb", endpoint_url=endpoint)
+    try:
+        for page in dynamodb.get_paginator("list_tables").paginate():
+            for name in page["TableNames"]:
+                click.echo(name)
+    except BotoConnectionError as exc:
+        click.echo(f"error: cannot reach the AWS endpoint {endpoint} (is `make dev` running?): {exc}", err=True)
+        sys.exit(3)
 
 
 @main.command()

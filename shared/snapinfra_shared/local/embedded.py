@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from ipaddress import ip_address
 from types import TracebackType
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.session
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -16,6 +22,32 @@ LOCAL_CREDENTIALS = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def is_loopback(url: str) -> bool:
+    """True when `url` names this machine (localhost, 127.0.0.0/8, ::1): the embedded AWS or a local emulator."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def session_for(endpoint: str | None) -> boto3.session.Session:
+    """A boto3 session for `endpoint` (AWS_ENDPOINT_URL): the caller's own credentials and region where they
+    are set; for a loopback endpoint, the embedded AWS's (LOCAL_CREDENTIALS) for whichever is missing, and
+    never a request to the instance metadata service to look for them."""
+    core = botocore.session.Session()
+    if endpoint and is_loopback(endpoint):
+        core.set_config_variable("metadata_service_num_attempts", 0)
+        core.set_config_variable("ec2_metadata_disabled", True)
+        if core.get_credentials() is None:
+            core.set_credentials(LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        if core.get_config_variable("region") is None:  # boto3 reads AWS_DEFAULT_REGION; the services AWS_REGION
+            core.set_config_variable("region", os.environ.get("AWS_REGION") or LOCAL_CREDENTIALS["AWS_REGION"])
+    return boto3.session.Session(botocore_session=core)
 
 
 def free_port() -> int:

@@ -1,10 +1,16 @@
-"""The contract: /openapi.json (generated from the routes' declarations) and /docs (Swagger UI)."""
+"""The contract: /openapi.json (generated from the routes' declarations) and /docs (Swagger UI).
+
+Swagger UI's files come from the flask-swagger-ui package (its `dist` folder, the Swagger UI release its
+version names, pinned by the lock file) and are served by the api itself: the page works offline and no
+request leaves the reader's machine for it."""
 
 from __future__ import annotations
 
 import html
+from importlib.metadata import version
+from importlib.resources import files
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, abort, current_app, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 
 from snapinfra_api.contract import Body, documented
@@ -13,24 +19,48 @@ from snapinfra_api.routes.common import deps
 
 bp = Blueprint("contract", __name__)
 EXTENSION = "snapinfra_openapi"
-SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"  # loaded by the reader's browser, not by the api
+SWAGGER_UI_DIST = files("flask_swagger_ui") / "dist"
+SWAGGER_UI_VERSION = version("flask-swagger-ui")  # the package's version is the Swagger UI release it ships
+ASSETS = {  # the only files /docs/assets serves, with their types
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "docs-init.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
 
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>{title}</title>
-  <link rel="stylesheet" href="{assets}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="{favicon}">
+  <link rel="stylesheet" href="{css}">
 </head>
 <body>
-  <div id="swagger-ui"></div>
-  <script src="{assets}/swagger-ui-bundle.js" crossorigin></script>
-  <script>
-    window.onload = () => {{ window.ui = SwaggerUIBundle({{ url: "{spec}", dom_id: "#swagger-ui" }}); }};
-  </script>
+  <div id="swagger-ui" data-spec="{spec}"></div>
+  <script src="{bundle}"></script>
+  <script src="{init}"></script>
 </body>
 </html>
 """
+
+# validatorUrl null: Swagger UI would otherwise send the document to an online validator for a badge.
+INIT = """window.onload = () => {
+  const root = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({ url: root.dataset.spec, dom_id: "#swagger-ui", validatorUrl: null });
+};
+"""
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Not an api operation: a person who opens the root is pointed at the documentation."""
+    return {
+        "service": "snapinfra-api",
+        "docs": url_for("contract.docs"),
+        "openapi": url_for("contract.openapi"),
+        "message": "Snapinfra API: the interactive documentation is at /docs, the OpenAPI document at /openapi.json",
+    }
 
 
 @bp.get("/openapi.json")
@@ -56,5 +86,29 @@ def openapi() -> ResponseReturnValue:
     public=True,
 )
 def docs() -> ResponseReturnValue:
-    page = PAGE.format(title="Snapinfra API", assets=html.escape(SWAGGER_UI), spec="/openapi.json")
+    def asset(name: str) -> str:
+        return html.escape(url_for("contract.docs_asset", name=name, v=SWAGGER_UI_VERSION))
+
+    page = PAGE.format(
+        title="Snapinfra API",
+        favicon=asset("favicon-32x32.png"),
+        css=asset("swagger-ui.css"),
+        bundle=asset("swagger-ui-bundle.js"),
+        init=asset("docs-init.js"),
+        spec=html.escape(url_for("contract.openapi")),
+    )
     return Response(page, mimetype="text/html")
+
+
+@bp.get("/docs/assets/<name>")
+def docs_asset(name: str) -> ResponseReturnValue:
+    """Not an api operation: the static files of the /docs page."""
+    mimetype = ASSETS.get(name)
+    if mimetype is None:
+        abort(404)
+    if name == "docs-init.js":
+        response = Response(INIT, mimetype=mimetype)
+    else:
+        response = send_from_directory(str(SWAGGER_UI_DIST), name, mimetype=mimetype, max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
