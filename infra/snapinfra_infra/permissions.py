@@ -1,9 +1,12 @@
-"""Each service's task role: its own table, its own prefix (plus read of the artifacts it is given), its
-own queue and DLQ, its own topic; and the few extra actions the deployer and the notifier need."""
+"""Each service's task role, built from the grants the topology declares for it (`Topology.grants`): what it
+owns (its table, prefix, queues, topic) and the few things it may do beyond. One builder per kind of grant
+turns it into IAM statements; nothing here branches on a service's name."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
@@ -14,8 +17,23 @@ from snapinfra_infra.config import InfraConfig
 from snapinfra_infra.data import Data
 from snapinfra_infra.messaging import Messaging
 from snapinfra_infra.storage import Storage
-from snapinfra_shared.catalog import Environment
 from snapinfra_shared.events import Service
+from snapinfra_shared.grants import (
+    DEPLOYMENT_STACK_PREFIX,
+    AssumesTargetRoles,
+    InvokesModel,
+    ManagesDeploymentStacks,
+    OperatesQueues,
+    OwnPrefix,
+    OwnQueue,
+    OwnTable,
+    OwnTopic,
+    OwnWorkQueue,
+    PassesExecutionRole,
+    ReadsArtifacts,
+    SendsEmail,
+    SendsSms,
+)
 from snapinfra_shared.topology import Topology
 
 TABLE_ACTIONS = (
@@ -55,8 +73,6 @@ ADMIN_DLQ_ACTIONS = (
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
 )
-# Services that send to their own queue: the deployer puts a delayed copy of an event back to look again.
-SENDS_TO_OWN_QUEUE: tuple[Service, ...] = ("deployer",)
 STACK_ACTIONS = (
     "cloudformation:CreateStack",
     "cloudformation:DescribeStacks",
@@ -64,20 +80,6 @@ STACK_ACTIONS = (
     "cloudformation:DescribeStackResources",
     "cloudformation:DeleteStack",
 )
-# The published outputs a service reads by the key an event gave it (never lists, never writes).
-# The notifier signs download links of the codegen artifacts (a presigned URL carries its signer's rights).
-READS_ARTIFACTS_OF: dict[Service, tuple[Service, ...]] = {
-    "api": ("codegen",),
-    "deployer": ("codegen",),
-    "notifier": ("codegen",),
-}
-ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
-# The deployer names a deployment's stack 'snapinfra-<environment>-<12 hex of its id>' whatever the resource
-# prefix (snapinfra_api.deployments.stack_name): a test holds the two together.
-DEPLOYMENT_STACK_PREFIX = "snapinfra"
-# The ExternalId of a cross-account AssumeRole is this followed by the user id (the deployer's
-# SNAPINFRA_EXTERNAL_ID_PREFIX, which the stack sets to it); the deployer's role may assume only with it.
-EXTERNAL_ID_PREFIX = "snapinfra:"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +95,7 @@ class Shared:
 
 def deployment_stack_names(prefix: str = DEPLOYMENT_STACK_PREFIX) -> list[str]:
     """The stacks the deployer creates: 'snapinfra-<environment>-<short deployment id>'."""
-    return [f"{prefix}-{environment}-*" for environment in ENVIRONMENTS]
+    return list(ManagesDeploymentStacks(stack_prefix=prefix).stack_names)
 
 
 class DeploymentExecutionRole(Construct):
@@ -150,8 +152,267 @@ class DeploymentExecutionRole(Construct):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Access:
+    """What a builder needs to turn one grant of one service into statements."""
+
+    scope: Construct  # the task role's construct (its stack formats ARNs)
+    service: Service
+    shared: Shared
+    execution_role: iam.IRole | None
+
+
+@dataclass(frozen=True)
+class Statements:
+    """One grant as IAM: its statements, the wildcards cdk-nag is told of (`appliesTo`) and why they are there."""
+
+    statements: list[iam.PolicyStatement]
+    wildcards: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+def _own_table(_: OwnTable, a: Access) -> Statements:
+    table = a.shared.data.tables[a.service]
+    resources, wildcards = [table.table_arn], []
+    if a.shared.topology.tables[a.service].indexes:
+        resources.append(f"{table.table_arn}/index/*")
+        wildcards.append(f"Resource::<{_ref(table)}.Arn>/index/*")
+    return Statements(
+        [iam.PolicyStatement(sid="OwnTable", actions=list(TABLE_ACTIONS), resources=resources)],
+        wildcards,
+        "Own table's indexes (table/<name>/index/*).",
+    )
+
+
+def _own_prefix(_: OwnPrefix, a: Access) -> Statements:
+    bucket, own = a.shared.storage.bucket, a.shared.topology.prefixes[a.service]
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="OwnPrefixObjects", actions=list(OBJECT_ACTIONS), resources=[bucket.arn_for_objects(f"{own}*")]
+            ),
+            iam.PolicyStatement(
+                sid="OwnPrefixListing",
+                actions=list(LIST_ACTIONS),
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{own}*"]}},
+            ),
+        ],
+        [f"Resource::<{_ref(bucket)}.Arn>/{own}*"],
+        "Own S3 prefix (<prefix>/*, objects under it).",
+    )
+
+
+def _reads_artifacts(grant: ReadsArtifacts, a: Access) -> Statements:
+    bucket, other = a.shared.storage.bucket, a.shared.topology.prefixes[grant.producer]
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid=f"Read{grant.producer.capitalize()}Artifacts",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{other}*")],
+            )
+        ],
+        [f"Resource::<{_ref(bucket)}.Arn>/{other}*"],
+        "Read of another service's published artifacts by key (<its prefix>/*).",
+    )
+
+
+def _own_queue(grant: OwnQueue, a: Access) -> Statements:
+    messaging = a.shared.messaging
+    actions = [*QUEUE_ACTIONS, *(("sqs:SendMessage",) if grant.sends else ())]
+    return Statements(
+        [
+            iam.PolicyStatement(sid="OwnQueue", actions=actions, resources=[messaging.queues[a.service].queue_arn]),
+            iam.PolicyStatement(
+                sid="OwnDeadLetterQueue", actions=list(DLQ_ACTIONS), resources=[messaging.dlqs[a.service].queue_arn]
+            ),
+        ]
+    )
+
+
+def _own_work_queue(_: OwnWorkQueue, a: Access) -> Statements:
+    messaging = a.shared.messaging
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="OwnWorkQueue",
+                actions=[*QUEUE_ACTIONS, "sqs:SendMessage"],  # it sends its own work there
+                resources=[messaging.work_queues[a.service].queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="OwnWorkDeadLetterQueue",
+                actions=list(DLQ_ACTIONS),
+                resources=[messaging.work_dlqs[a.service].queue_arn],
+            ),
+        ]
+    )
+
+
+def _operates_queues(_: OperatesQueues, a: Access) -> Statements:
+    messaging = a.shared.messaging
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="AdminQueues",
+                actions=list(ADMIN_QUEUE_ACTIONS),
+                resources=[q.queue_arn for q in [*messaging.queues.values(), *messaging.work_queues.values()]],
+            ),
+            iam.PolicyStatement(
+                sid="AdminDeadLetterQueues",
+                actions=list(ADMIN_DLQ_ACTIONS),
+                resources=[q.queue_arn for q in [*messaging.dlqs.values(), *messaging.work_dlqs.values()]],
+            ),
+        ]
+    )
+
+
+def _own_topic(_: OwnTopic, a: Access) -> Statements:
+    messaging = a.shared.messaging
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="OwnTopic", actions=["sns:Publish"], resources=[messaging.topics[a.service].topic_arn]
+            ),
+            iam.PolicyStatement(
+                sid="TopicEncryption",
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=[messaging.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ],
+        ["Action::kms:GenerateDataKey*"],
+        "kms:GenerateDataKey* is one action family (GenerateDataKey, ...WithoutPlaintext) on the topics' key, "
+        "only via SNS.",
+    )
+
+
+def _invokes_model(_: InvokesModel, a: Access) -> Statements:
+    model = a.shared.config.bedrock_model_id
+    if not model:
+        return Statements([])
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="BedrockModel",
+                actions=["bedrock:InvokeModel"],
+                resources=[f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model}"],
+            )
+        ]
+    )
+
+
+def _manages_deployment_stacks(grant: ManagesDeploymentStacks, a: Access) -> Statements:
+    stack = Stack.of(a.scope)
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="DeploymentStacks",
+                actions=list(STACK_ACTIONS),
+                resources=[
+                    stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{name}/*")
+                    for name in grant.stack_names
+                ],
+            ),
+            iam.PolicyStatement(sid="ReadTemplates", actions=["cloudformation:GetTemplateSummary"], resources=["*"]),
+        ],
+        [
+            *(
+                f"Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/{name}/*"
+                for name in grant.stack_names
+            ),
+            "Resource::*",
+        ],
+        "Deployer: stacks are named 'snapinfra-<environment>-<deployment id>' (the id is the wildcard, the stack "
+        "id suffix is CloudFormation's). cloudformation:GetTemplateSummary reads a template body before any "
+        "stack exists, so it has no stack to be scoped to ('*').",
+    )
+
+
+def _assumes_target_roles(grant: AssumesTargetRoles, a: Access) -> Statements:
+    role_name = a.shared.config.deploy_target_role_name
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="AssumeTargetAccountRoles",
+                actions=["sts:AssumeRole"],
+                resources=[f"arn:{Aws.PARTITION}:iam::*:role/{role_name}"],
+                conditions={"StringLike": {"sts:ExternalId": f"{grant.external_id_prefix}*"}},
+            )
+        ],
+        [f"Resource::arn:<AWS::Partition>:iam::*:role/{role_name}"],
+        "The roles the deployer may assume in target accounts are the ones a user names, restricted to the "
+        "deployTargetRoleName pattern and to calls with an external id that starts with the deployer's prefix.",
+    )
+
+
+def _passes_execution_role(_: PassesExecutionRole, a: Access) -> Statements:
+    if a.execution_role is None:
+        return Statements([])
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="PassExecutionRole",
+                actions=["iam:PassRole"],
+                resources=[a.execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            )
+        ]
+    )
+
+
+def _sends_sms(_: SendsSms, a: Access) -> Statements:
+    messaging = a.shared.messaging
+    others = [topic.topic_arn for service, topic in messaging.topics.items() if service != a.service]
+    others.append(messaging.operations.topic_arn)
+    return Statements(
+        [
+            iam.PolicyStatement(sid="SmsToPhoneNumbers", actions=["sns:Publish"], resources=["*"]),
+            iam.PolicyStatement(sid="NoOtherTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=others),
+        ],
+        ["Resource::*"],
+        "SNS SMS (Publish to a phone number) has no resource to scope to, so sns:Publish is on '*'; an explicit "
+        "Deny takes back every topic of this system except the service's own.",
+    )
+
+
+def _sends_email(_: SendsEmail, a: Access) -> Statements:
+    config = a.shared.config
+    if not (config.email_sender and config.sender_identity):
+        return Statements([])
+    identity = Stack.of(a.scope).format_arn(service="ses", resource="identity", resource_name=config.sender_identity)
+    return Statements(
+        [
+            iam.PolicyStatement(
+                sid="EmailFromSender",
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[identity],
+                conditions={"StringEquals": {"ses:FromAddress": config.email_sender}},
+            )
+        ]
+    )
+
+
+# Kind of grant -> its builder. The order is the statements' order in a policy, whatever the declaration's.
+BUILDERS: dict[type[Any], Callable[[Any, Access], Statements]] = {
+    OwnTable: _own_table,
+    OwnPrefix: _own_prefix,
+    ReadsArtifacts: _reads_artifacts,
+    OwnQueue: _own_queue,
+    OwnWorkQueue: _own_work_queue,
+    OperatesQueues: _operates_queues,
+    OwnTopic: _own_topic,
+    InvokesModel: _invokes_model,
+    ManagesDeploymentStacks: _manages_deployment_stacks,
+    AssumesTargetRoles: _assumes_target_roles,
+    PassesExecutionRole: _passes_execution_role,
+    SendsSms: _sends_sms,
+    SendsEmail: _sends_email,
+}
+
+
 class TaskRole(Construct):
-    """The task role of one service, with exactly its own grants."""
+    """The task role of one service, with exactly the grants its topology declares."""
 
     def __init__(
         self,
@@ -163,197 +424,29 @@ class TaskRole(Construct):
         execution_role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        topology, config = shared.topology, shared.config
-        self._config = config
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description=f"{topology.prefix}: the {service} service's tasks",
+            description=f"{shared.topology.prefix}: the {service} service's tasks",
         )
-        table = shared.data.tables[service]
-        bucket = shared.storage.bucket
-        own_prefix = topology.prefixes[service]
-        wildcards = [f"Resource::<{_ref(bucket)}.Arn>/{own_prefix}*"]
-        table_resources = [table.table_arn]
-        if topology.tables[service].indexes:
-            table_resources.append(f"{table.table_arn}/index/*")
-            wildcards.append(f"Resource::<{_ref(table)}.Arn>/index/*")
-        statements = [
-            iam.PolicyStatement(sid="OwnTable", actions=list(TABLE_ACTIONS), resources=table_resources),
-            iam.PolicyStatement(
-                sid="OwnPrefixObjects",
-                actions=list(OBJECT_ACTIONS),
-                resources=[bucket.arn_for_objects(f"{own_prefix}*")],
-            ),
-            iam.PolicyStatement(
-                sid="OwnPrefixListing",
-                actions=list(LIST_ACTIONS),
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{own_prefix}*"]}},
-            ),
-        ]
-        for producer in READS_ARTIFACTS_OF.get(service, ()):
-            other = topology.prefixes[producer]
-            statements.append(
-                iam.PolicyStatement(
-                    sid=f"Read{producer.capitalize()}Artifacts",
-                    actions=["s3:GetObject"],
-                    resources=[bucket.arn_for_objects(f"{other}*")],
-                )
+        access = Access(scope=self, service=service, shared=shared, execution_role=execution_role)
+        kinds = list(BUILDERS)  # a kind without a builder fails here (ValueError), not silently
+        wildcards: set[str] = set()
+        reasons: list[str] = []  # why each kind of wildcard is there
+        for grant in sorted(shared.topology.grants[service], key=lambda g: kinds.index(type(g))):
+            built = BUILDERS[type(grant)](grant, access)
+            for statement in built.statements:
+                self.role.add_to_principal_policy(statement)
+            wildcards |= set(built.wildcards)
+            if built.reason and built.wildcards and built.reason not in reasons:
+                reasons.append(built.reason)
+        if wildcards:
+            NagSuppressions.add_resource_suppressions(
+                self.role,
+                [NagPackSuppression(id="AwsSolutions-IAM5", reason=" ".join(reasons), applies_to=sorted(wildcards))],
+                apply_to_children=True,
             )
-            wildcards.append(f"Resource::<{_ref(bucket)}.Arn>/{other}*")
-        if service in shared.messaging.queues:
-            own_queue_actions = [*QUEUE_ACTIONS, *(("sqs:SendMessage",) if service in SENDS_TO_OWN_QUEUE else ())]
-            statements += [
-                iam.PolicyStatement(
-                    sid="OwnQueue", actions=own_queue_actions, resources=[shared.messaging.queues[service].queue_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="OwnDeadLetterQueue",
-                    actions=list(DLQ_ACTIONS),
-                    resources=[shared.messaging.dlqs[service].queue_arn],
-                ),
-            ]
-        if service in shared.messaging.work_queues:
-            statements += [
-                iam.PolicyStatement(
-                    sid="OwnWorkQueue",
-                    actions=[*QUEUE_ACTIONS, "sqs:SendMessage"],  # it sends its own work there
-                    resources=[shared.messaging.work_queues[service].queue_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="OwnWorkDeadLetterQueue",
-                    actions=list(DLQ_ACTIONS),
-                    resources=[shared.messaging.work_dlqs[service].queue_arn],
-                ),
-            ]
-        if service == "api":
-            statements += [
-                iam.PolicyStatement(
-                    sid="AdminQueues",
-                    actions=list(ADMIN_QUEUE_ACTIONS),
-                    resources=[
-                        q.queue_arn for q in [*shared.messaging.queues.values(), *shared.messaging.work_queues.values()]
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="AdminDeadLetterQueues",
-                    actions=list(ADMIN_DLQ_ACTIONS),
-                    resources=[
-                        q.queue_arn for q in [*shared.messaging.dlqs.values(), *shared.messaging.work_dlqs.values()]
-                    ],
-                ),
-            ]
-        if service in shared.messaging.topics:
-            statements += [
-                iam.PolicyStatement(
-                    sid="OwnTopic", actions=["sns:Publish"], resources=[shared.messaging.topics[service].topic_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="TopicEncryption",
-                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                    resources=[shared.messaging.key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sns.{Aws.REGION}.amazonaws.com"}},
-                ),
-            ]
-            wildcards.append("Action::kms:GenerateDataKey*")
-        reasons = [
-            "Own table's indexes (table/<name>/index/*) and own S3 prefix (<prefix>/*, objects under it); "
-            "read of another service's published artifacts by key; kms:GenerateDataKey* is one action family "
-            "(GenerateDataKey, ...WithoutPlaintext) on the topics' key, only via SNS."
-        ]
-        if service == "codegen" and config.bedrock_model_id:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="BedrockModel",
-                    actions=["bedrock:InvokeModel"],
-                    resources=[f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{config.bedrock_model_id}"],
-                )
-            )
-        if service == "deployer":
-            statements += self._deployer(topology, execution_role)
-            wildcards += [
-                *(
-                    f"Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/{name}/*"
-                    for name in deployment_stack_names()
-                ),
-                f"Resource::arn:<AWS::Partition>:iam::*:role/{config.deploy_target_role_name}",
-                "Resource::*",
-            ]
-            reasons.append(
-                "Deployer: stacks are named 'snapinfra-<environment>-<deployment id>' (the id is the wildcard, "
-                "the stack id suffix is CloudFormation's); the roles it may assume in target accounts are "
-                "the ones a user names, restricted to the deployTargetRoleName pattern and to calls with an "
-                "external id that starts with the deployer's prefix. cloudformation:GetTemplateSummary reads a "
-                "template body before any stack exists, so it has no stack to be scoped to ('*')."
-            )
-        if service == "notifier":
-            statements += self._notifier(shared)
-            wildcards.append("Resource::*")
-            reasons.append(
-                "Notifier: SNS SMS (Publish to a phone number) has no resource to scope to, so sns:Publish is "
-                "on '*'; an explicit Deny takes back every topic of this system except the notifier's own."
-            )
-        for statement in statements:
-            self.role.add_to_principal_policy(statement)
-        NagSuppressions.add_resource_suppressions(
-            self.role,
-            [NagPackSuppression(id="AwsSolutions-IAM5", reason=" ".join(reasons), applies_to=wildcards)],
-            apply_to_children=True,
-        )
-
-    def _deployer(self, topology: Topology, execution_role: iam.IRole | None) -> list[iam.PolicyStatement]:
-        stack = Stack.of(self)
-        statements = [
-            iam.PolicyStatement(
-                sid="DeploymentStacks",
-                actions=list(STACK_ACTIONS),
-                resources=[
-                    stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{name}/*")
-                    for name in deployment_stack_names()
-                ],
-            ),
-            iam.PolicyStatement(sid="ReadTemplates", actions=["cloudformation:GetTemplateSummary"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="AssumeTargetAccountRoles",
-                actions=["sts:AssumeRole"],
-                resources=[f"arn:{Aws.PARTITION}:iam::*:role/{self._config.deploy_target_role_name}"],
-                conditions={"StringLike": {"sts:ExternalId": f"{EXTERNAL_ID_PREFIX}*"}},
-            ),
-        ]
-        if execution_role is not None:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="PassExecutionRole",
-                    actions=["iam:PassRole"],
-                    resources=[execution_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
-                )
-            )
-        return statements
-
-    def _notifier(self, shared: Shared) -> list[iam.PolicyStatement]:
-        config = shared.config
-        others = [topic.topic_arn for service, topic in shared.messaging.topics.items() if service != "notifier"]
-        others.append(shared.messaging.operations.topic_arn)
-        statements = [
-            iam.PolicyStatement(sid="SmsToPhoneNumbers", actions=["sns:Publish"], resources=["*"]),
-            iam.PolicyStatement(sid="NoOtherTopics", effect=iam.Effect.DENY, actions=["sns:Publish"], resources=others),
-        ]
-        if config.email_sender and config.sender_identity:
-            identity = Stack.of(self).format_arn(
-                service="ses", resource="identity", resource_name=config.sender_identity
-            )
-            statements.append(
-                iam.PolicyStatement(
-                    sid="EmailFromSender",
-                    actions=["ses:SendEmail", "ses:SendRawEmail"],
-                    resources=[identity],
-                    conditions={"StringEquals": {"ses:FromAddress": config.email_sender}},
-                )
-            )
-        return statements
 
 
 def _ref(construct: Construct) -> str:

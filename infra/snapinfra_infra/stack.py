@@ -17,9 +17,10 @@ from snapinfra_infra.data import Data
 from snapinfra_infra.gateway import Identity, PublicApi
 from snapinfra_infra.messaging import Messaging
 from snapinfra_infra.monitoring import Monitoring
-from snapinfra_infra.permissions import EXTERNAL_ID_PREFIX, DeploymentExecutionRole, Shared, TaskRole
+from snapinfra_infra.permissions import DeploymentExecutionRole, Shared, TaskRole
 from snapinfra_infra.storage import Storage
 from snapinfra_shared.events import SERVICES, Service
+from snapinfra_shared.grants import EXTERNAL_ID_PREFIX
 from snapinfra_shared.topology import build_topology
 
 API_CPU_TARGET_PERCENT = 60
@@ -68,7 +69,7 @@ class SnapinfraStack(Stack):
                 f"{_pascal(service)}Access",
                 service=service,
                 shared=shared,
-                execution_role=self.deployment_role.role if service == "deployer" else None,
+                execution_role=self.deployment_role.role,  # passed only by a role whose grants say so
             )
             self.task_roles[service] = role
             self.services[service] = FargateServiceUnit(

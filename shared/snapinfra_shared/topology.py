@@ -11,6 +11,22 @@ from dataclasses import dataclass, field
 
 from snapinfra_shared.catalog import consumed_by, producers
 from snapinfra_shared.events import SERVICES, Service
+from snapinfra_shared.grants import (
+    AssumesTargetRoles,
+    Grant,
+    InvokesModel,
+    ManagesDeploymentStacks,
+    OperatesQueues,
+    OwnPrefix,
+    OwnQueue,
+    OwnTable,
+    OwnTopic,
+    OwnWorkQueue,
+    PassesExecutionRole,
+    ReadsArtifacts,
+    SendsEmail,
+    SendsSms,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,8 @@ class Topology:
     # Queues a service keeps for its own scheduled work (no topic feeds them), e.g. the notifier's
     # delivery attempts, whose retries wait in the queue as visibility timeouts of up to 12 h.
     work_queues: dict[Service, QueueSpec] = field(default_factory=dict)
+    # What each service's tasks may do: what it owns above, then its GRANTS (the CDK app's task roles).
+    grants: dict[Service, tuple[Grant, ...]] = field(default_factory=dict)
 
 
 # Per consumer: how long one message may be held before the heartbeat must extend it.
@@ -93,6 +111,18 @@ TABLE_INDEXES: dict[Service, tuple[IndexSpec, ...]] = {
     # notifier: the admin subscriptions, which receive system alerts (sparse)
     "notifier": (IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
 }
+# What a service may do beyond what it owns (its table, prefix, queues and topic, granted from the specs above).
+GRANTS: dict[Service, tuple[Grant, ...]] = {
+    # the codegen artifacts an event names; the admin routes operate every queue and DLQ
+    "api": (ReadsArtifacts("codegen"), OperatesQueues()),
+    "codegen": (InvokesModel(),),  # Bedrock, when a model is configured
+    # deploys a codegen artifact's template into a target account, with CloudFormation's own role
+    "deployer": (ReadsArtifacts("codegen"), ManagesDeploymentStacks(), AssumesTargetRoles(), PassesExecutionRole()),
+    # signs download links of the codegen artifacts (a presigned URL carries its signer's rights); SMS; email
+    "notifier": (ReadsArtifacts("codegen"), SendsSms(), SendsEmail()),
+}
+# Services that send to their own event queue: the deployer puts a delayed copy of an event back to look again.
+SENDS_TO_OWN_QUEUE: tuple[Service, ...] = ("deployer",)
 # A delivery is attempted once plus once per retry of its schedule; the queue allows more receives
 # than that, so that only a worker dying again and again dead-letters it.
 WORK_QUEUE_MAX_RECEIVE_COUNT = 25
@@ -117,6 +147,26 @@ def build_topology(prefix: str = "snapinfra", bucket: str | None = None) -> Topo
         service: TableSpec(service=service, name=f"{prefix}-{service}", indexes=TABLE_INDEXES.get(service, ()))
         for service in SERVICES
     }
+    work_queues: dict[Service, QueueSpec] = {
+        "notifier": QueueSpec(
+            service="notifier",
+            name=f"{prefix}-notifier-deliveries",
+            dlq_name=f"{prefix}-notifier-deliveries-dlq",
+            visibility_timeout=VISIBILITY_TIMEOUT["notifier"],
+            max_receive_count=WORK_QUEUE_MAX_RECEIVE_COUNT,
+            subscriptions=(),
+        )
+    }
+    grants: dict[Service, tuple[Grant, ...]] = {}
+    for service in SERVICES:
+        owned: list[Grant] = [OwnTable(), OwnPrefix()]
+        if service in queues:
+            owned.append(OwnQueue(sends=service in SENDS_TO_OWN_QUEUE))
+        if service in work_queues:
+            owned.append(OwnWorkQueue())
+        if service in topics:
+            owned.append(OwnTopic())
+        grants[service] = (*owned, *GRANTS.get(service, ()))
     return Topology(
         prefix=prefix,
         bucket=bucket or f"{prefix}-storage",
@@ -124,14 +174,6 @@ def build_topology(prefix: str = "snapinfra", bucket: str | None = None) -> Topo
         queues=queues,
         tables=tables,
         prefixes=dict(S3_PREFIXES),
-        work_queues={
-            "notifier": QueueSpec(
-                service="notifier",
-                name=f"{prefix}-notifier-deliveries",
-                dlq_name=f"{prefix}-notifier-deliveries-dlq",
-                visibility_timeout=VISIBILITY_TIMEOUT["notifier"],
-                max_receive_count=WORK_QUEUE_MAX_RECEIVE_COUNT,
-                subscriptions=(),
-            )
-        },
+        work_queues=work_queues,
+        grants=grants,
     )
