@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
+from botocore.httpsession import URLLib3Session
 
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.local.embedded import EmbeddedAws
@@ -89,6 +91,44 @@ def _serving(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+class LostAnswers:
+    """A fault DynamoDB clients meet in production: the write is applied, its answer is lost (a read
+    timeout), and botocore's retry sends it again. Armed on a real client, the next `operation` goes to
+    the server for real, then fails as a timed-out read, so botocore retries it as it would."""
+
+    def __init__(self) -> None:
+        self._armed: list[tuple[Any, str, Callable[..., Any]]] = []
+        self._session = URLLib3Session()
+        self.lost: list[str] = []  # the operations whose answer was lost, so a test sees the fault happen
+
+    def arm(self, client: Any, operation: str, times: int = 1) -> None:
+        event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+        left = [times]
+
+        def lose_the_answer(request: Any, **_: Any) -> None:
+            if left[0] <= 0:
+                return  # botocore sends the retry itself
+            left[0] -= 1
+            self._session.send(request)  # applied on the server; its answer goes nowhere
+            self.lost.append(operation)
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+        client.meta.events.register_first(event, lose_the_answer)
+        self._armed.append((client, event, lose_the_answer))
+
+    def close(self) -> None:
+        for client, event, handler in self._armed:
+            client.meta.events.unregister(event, handler)
+        self._session.close()
+
+
+@pytest.fixture
+def lost_answers() -> Iterator[LostAnswers]:
+    faults = LostAnswers()
+    yield faults
+    faults.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Literal
 
 import uuid6
 
-from snapinfra_api.adapters.artifacts import ArtifactReader, Download
+from snapinfra_api.adapters.artifacts import ArtifactMissing, ArtifactReader, Download
 from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
 from snapinfra_api.adapters.repository import JobRepository, Page
 from snapinfra_api.domain.interpret import infer_spec
@@ -28,6 +28,14 @@ class JobNotReady(RuntimeError):
         super().__init__(
             f"code generation {job.id} is {job.status}; its download is available once it is completed"
             + (f" (it failed: {job.reason})" if job.status == "failed" else "")
+        )
+        self.job = job
+
+
+class ArtifactGone(LookupError):
+    def __init__(self, job: CodeGenJob):
+        super().__init__(
+            f"code generation {job.id} completed, but its ZIP is no longer stored; request the project again"
         )
         self.job = job
 
@@ -112,12 +120,19 @@ class CodeGenJobs:
     def download_url(self, user_id: str, job_id: str) -> tuple[str, int]:
         job = self._completed(user_id, job_id)
         assert job.artifact is not None
-        return self.artifacts.presigned_url(job.artifact, self.presign_expiry_seconds), self.presign_expiry_seconds
+        try:
+            url = self.artifacts.presigned_url(job.artifact, self.presign_expiry_seconds)
+        except ArtifactMissing as exc:
+            raise ArtifactGone(job) from exc
+        return url, self.presign_expiry_seconds
 
     def download(self, user_id: str, job_id: str) -> Download:
         job = self._completed(user_id, job_id)
         assert job.artifact is not None
-        return self.artifacts.open(job.artifact)
+        try:
+            return self.artifacts.open(job.artifact)
+        except ArtifactMissing as exc:
+            raise ArtifactGone(job) from exc
 
     def _completed(self, user_id: str, job_id: str) -> CodeGenJob:
         job = self.get(user_id, job_id)

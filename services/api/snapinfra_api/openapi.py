@@ -17,13 +17,14 @@ REF = "#/components/schemas/{model}"
 PATH_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 COMMON_ERRORS = (400, 401, 415, 422, 429)
 REASONS = {
-    400: "The query, a header or the body is malformed",
+    400: "The query, a header or the body is malformed (or nests JSON deeper than SNAPINFRA_MAX_JSON_DEPTH)",
     401: "No valid credentials",
     403: "The caller lacks admin rights",
     404: "No such resource of the caller's",
     409: "The resource is not in a state that allows this, or exists already (or the same Idempotency-Key is "
     "still in progress)",
-    410: "The confirmation code expired or used up its attempts; ask for a new one",
+    410: "Gone: the confirmation code expired or used up its attempts (ask for a new one), or a completed "
+    "job's artifact is no longer stored",
     413: "The body is larger than SNAPINFRA_MAX_BODY_BYTES",
     415: "The body is not JSON",
     422: "A field is invalid (named in `fields`), or an Idempotency-Key was reused with another body",

@@ -348,3 +348,70 @@ def test_a_deletion_s_outbox_item_is_deleted_in_a_batch_once_published(alice, de
     assert outbox_entries(stack) == 1  # the request path made no call for it
     assert deps.relay.flush() == 1
     assert outbox_entries(stack) == 0
+
+
+# -- a write DynamoDB applied, whose answer was lost: botocore's retry meets its own condition ------------
+
+
+def jobs_of(stack, user: str) -> list[dict]:
+    return stack.clients.dynamodb.query(
+        TableName=stack.topology.tables["api"].name,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"USER#{user}"}, ":prefix": {"S": "CODEGEN#"}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def test_a_create_whose_applied_write_botocore_retried_is_accepted_once(alice, deps, stack, lost_answers):
+    lost_answers.arm(deps.clients.dynamodb, "PutItem")
+    response = alice.post("/api/code-gen", json={**GUIDE_REQUEST, "spec": SPEC})
+    assert lost_answers.lost == ["PutItem"]  # the write was applied, its answer lost, and retried
+    assert response.status_code == 202, response.json
+    [item] = jobs_of(stack, "alice")
+    assert item["job_id"]["S"] == response.json["id"]
+    [message] = stack.drain("codegen")
+    assert parse_body(message["Body"]).data["job_id"] == response.json["id"]
+
+
+def test_a_create_that_meets_another_job_under_its_key_still_conflicts(alice, deps, stack, lost_answers):
+    from dataclasses import replace
+
+    from botocore.exceptions import ClientError
+
+    job = deps.repository.get("alice", create(alice)["id"])
+    [event] = [parse_body(m["Body"]) for m in stack.drain("codegen")]
+    lost_answers.arm(deps.clients.dynamodb, "PutItem")  # even when botocore retried it
+    with pytest.raises(ClientError) as conflict:
+        deps.repository.add(replace(job, prompt="another job"), event)
+    assert lost_answers.lost == ["PutItem"]
+    assert conflict.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    [item] = jobs_of(stack, "alice")
+    assert item["prompt"]["S"] == job.prompt
+
+
+def test_a_delete_whose_applied_transaction_botocore_retried_answers_204(alice, deps, stack, lost_answers):
+    job_id = create(alice)["id"]
+    stack.drain("codegen")
+    lost_answers.arm(deps.clients.dynamodb, "TransactWriteItems")
+    assert alice.delete(f"/api/code-gen/{job_id}").status_code == 204
+    assert lost_answers.lost == ["TransactWriteItems"]
+    assert jobs_of(stack, "alice") == []
+    [message] = stack.drain("codegen")
+    assert parse_body(message["Body"]).type == "CodeGenerationDeleted"
+    assert alice.delete(f"/api/code-gen/{job_id}").status_code == 404  # a real second delete finds nothing
+
+
+# -- a completed job whose ZIP is gone ---------------------------------------------------------------------
+
+
+def test_a_completed_job_whose_zip_is_gone_answers_410_never_500(alice, deps, stack):
+    job_id = create(alice)["id"]
+    complete(deps, stack, "alice", job_id)
+    key = deps.repository.get("alice", job_id).artifact.key
+    stack.clients.s3.delete_object(Bucket=stack.topology.bucket, Key=key)
+    for path in ("download-url", "download"):
+        response = alice.get(f"/api/code-gen/{job_id}/{path}")
+        assert response.status_code == 410, path
+        assert response.json["error"]["code"] == "artifact_gone"
+        assert job_id in response.json["error"]["message"] and "no longer stored" in response.json["error"]["message"]
+    assert alice.get(f"/api/code-gen/{job_id}").json["status"] == "completed"

@@ -277,3 +277,49 @@ def test_an_accepted_deployment_whose_publish_fails_is_relayed_and_settled_by_th
         region="us-east-1", attempt=1,
     )  # fmt: skip
     assert deps.relay.relay_once(datetime.now(UTC) + timedelta(seconds=120)) == 0
+
+
+# -- a write DynamoDB applied, whose answer was lost: botocore's retry meets its own condition ------------
+
+
+def test_a_deployment_whose_applied_write_botocore_retried_is_accepted_once(alice, deps, stack, lost_answers):
+    job_id = completed_job(alice, deps)
+    stack.drain("deployer")
+    lost_answers.arm(deps.clients.dynamodb, "PutItem")
+    response = alice.post("/api/deployments", json={"codeGenId": job_id, "environment": "dev"})
+    assert lost_answers.lost == ["PutItem"]
+    assert response.status_code == 202, response.json
+    assert [d["id"] for d in alice.get("/api/deployments").json["items"]] == [response.json["id"]]
+    [event] = requests_on_the_deployer_queue(stack)
+    assert event.data["deployment_id"] == response.json["id"]
+
+
+def test_a_deployment_that_meets_another_under_its_key_still_conflicts(alice, deps, stack, lost_answers):
+    from dataclasses import replace
+
+    from botocore.exceptions import ClientError
+
+    d = deps.deployments.get("alice", deploy(alice, completed_job(alice, deps))["id"])
+    [event] = requests_on_the_deployer_queue(stack)
+    lost_answers.arm(deps.clients.dynamodb, "PutItem")
+    with pytest.raises(ClientError) as conflict:
+        deps.deployments.repository.add(replace(d, environment="prod"), event)
+    assert lost_answers.lost == ["PutItem"]
+    assert conflict.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert deps.deployments.get("alice", d.id).environment == "dev"
+
+
+def test_a_destroy_whose_applied_write_botocore_retried_asks_the_deployer_at_once(alice, deps, stack, lost_answers):
+    d = deploy(alice, completed_job(alice, deps))
+    ids = {"deployment_id": d["id"], "stack_name": d["stackName"]}
+    deliver(
+        deps, "deployer", "DeploymentCompleted", "alice", **ids, stack_id="s", region="us-east-1",
+        completed_at=datetime.now(UTC),
+    )  # fmt: skip
+    stack.drain("deployer")
+    lost_answers.arm(deps.clients.dynamodb, "UpdateItem")
+    response = alice.delete(f"/api/deployments/{d['id']}")
+    assert lost_answers.lost == ["UpdateItem"]
+    assert response.status_code == 202 and response.json["status"] == "destroying"
+    [request] = requests_on_the_deployer_queue(stack)  # published now, not left to the relay's grace
+    assert request.type == "DeploymentDestroyRequested" and request.data == {**ids, "attempt": 1}

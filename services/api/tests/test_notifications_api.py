@@ -315,3 +315,65 @@ def test_only_a_pending_sms_subscription_takes_a_code(stack, alice):
         assert alice.post(f"/api/notifications/subscriptions/{sub['id']}/resend").status_code == 409
     assert confirm(alice, "not-an-id", "123456").status_code == 404
     assert alice.post(f"/api/notifications/subscriptions/{uuid.uuid4()}/resend").status_code == 404
+
+
+# -- a transaction DynamoDB applied, whose answer was lost: botocore's retry meets its own condition -------
+
+
+def test_a_subscription_whose_applied_transaction_botocore_retried_is_created_once(stack, alice, deps, lost_answers):
+    lost_answers.arm(deps.clients.dynamodb, "TransactWriteItems")
+    created = alice.post("/api/notifications/subscribe/sms", json={"phone": "+14155552671"})
+    assert lost_answers.lost == ["TransactWriteItems"]
+    assert created.status_code == 201, created.json
+    assert [s["id"] for s in alice.get("/api/notifications/subscriptions").json["items"]] == [created.json["id"]]
+    (event,) = sent_to_notifier(stack)
+    assert event.type == "SubscriptionRequested" and event.data["subscription_id"] == created.json["id"]
+
+
+def test_a_subscription_that_meets_another_under_its_key_still_conflicts(stack, alice, deps, lost_answers):
+    from dataclasses import replace
+
+    from botocore.exceptions import ClientError
+
+    from snapinfra_api.notifications import target_key
+
+    created = alice.post("/api/notifications/subscribe/sms", json={"phone": "+14155552671"}).json
+    (event,) = sent_to_notifier(stack)
+    existing = deps.notifications.read_model.get("alice", created["id"])
+    other_event = event.model_copy(update={"id": uuid.uuid4()})  # another request, under the same id
+    lost_answers.arm(deps.clients.dynamodb, "TransactWriteItems")
+    with pytest.raises(ClientError) as conflict:
+        deps.notifications.read_model.add(
+            replace(existing, target="+14155550000"),
+            other_event,
+            None,
+            target_key=target_key("sms", "+14155550000"),
+            cap=100,
+        )
+    assert lost_answers.lost == ["TransactWriteItems"]
+    assert conflict.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert deps.notifications.read_model.get("alice", created["id"]).target == "+14155552671"
+
+
+def test_an_unsubscribe_whose_applied_transaction_botocore_retried_answers_204(stack, alice, deps, lost_answers):
+    sub = alice.post("/api/notifications/subscribe/sms", json={"phone": "+14155552671"}).json
+    sent_to_notifier(stack)
+    lost_answers.arm(deps.clients.dynamodb, "TransactWriteItems")
+    assert alice.delete(f"/api/notifications/unsubscribe?id={sub['id']}").status_code == 204
+    assert lost_answers.lost == ["TransactWriteItems"]
+    (event,) = sent_to_notifier(stack)
+    assert event.type == "SubscriptionCancelled" and event.data == {"subscription_id": sub["id"]}
+    assert alice.delete(f"/api/notifications/unsubscribe?id={sub['id']}").status_code == 404
+
+
+def test_a_confirmation_whose_applied_transaction_botocore_retried_is_announced_once(
+    stack, client, alice, deps, lost_answers
+):
+    alice.post("/api/notifications/subscribe", json={"email": "your-email@example.com"})
+    (requested,) = sent_to_notifier(stack)
+    lost_answers.arm(deps.clients.dynamodb, "TransactWriteItems")
+    confirmed = client.get(f"/api/notifications/confirm?token={requested.data['confirmation_token']}")
+    assert lost_answers.lost == ["TransactWriteItems"]
+    assert confirmed.status_code == 200 and confirmed.json["status"] == "confirmed"
+    (event,) = sent_to_notifier(stack)  # published at once, not left to the relay
+    assert event.type == "SubscriptionConfirmed"

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from snapinfra_shared.catalog import Artifact
+
+log = logging.getLogger(__name__)
+
+# S3's answers for an object that is not there. Without s3:ListBucket on the prefix (the api may only read
+# codegen's objects, never list them) S3 answers a missing key with 403 AccessDenied instead of 404.
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion", "AccessDenied", "403"})
+
+
+class ArtifactMissing(LookupError):
+    """The artifact a completed job names is not (or no longer) in the bucket."""
+
+
+def _missing(exc: ClientError, artifact: Artifact) -> ArtifactMissing | None:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    if code not in _MISSING:
+        return None
+    if code in ("AccessDenied", "403"):
+        log.warning("reading an artifact was denied; taken as missing", extra={"key": artifact.key})
+    return ArtifactMissing(artifact.key)
 
 
 @dataclass(frozen=True)
@@ -21,6 +43,11 @@ class ArtifactReader:
         self._s3 = s3
 
     def presigned_url(self, artifact: Artifact, expires_in: int) -> str:
+        """A URL of the artifact, once S3 says it is there (a URL of a missing object only fails later)."""
+        try:
+            self._s3.head_object(Bucket=artifact.bucket, Key=artifact.key)
+        except ClientError as exc:
+            raise _missing(exc, artifact) or exc from exc
         return str(
             self._s3.generate_presigned_url(
                 "get_object",
@@ -34,7 +61,10 @@ class ArtifactReader:
         )
 
     def open(self, artifact: Artifact, chunk_size: int = 64 * 1024) -> Download:
-        response = self._s3.get_object(Bucket=artifact.bucket, Key=artifact.key)
+        try:
+            response = self._s3.get_object(Bucket=artifact.bucket, Key=artifact.key)
+        except ClientError as exc:
+            raise _missing(exc, artifact) or exc from exc
         body = response["Body"]
 
         def chunks() -> Iterator[bytes]:

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from snapinfra_api.adapters.table import decode_cursor, encode_cursor, outbox_attributes
 from snapinfra_api.domain.deployments import Deployment, DeploymentStatus, Step, status_rank
+from snapinfra_shared.conditional import ALL_OLD, holds, item_that_failed
 from snapinfra_shared.events import Envelope
 
 SK_PREFIX = "DEPLOYMENT#"
@@ -85,6 +86,19 @@ def _item(d: Deployment) -> dict[str, Any]:
     return item
 
 
+# What a deployment's creation writes and nothing changes afterwards: the same values are this request's own write.
+_CREATED = (
+    "deployment_id",
+    "user_id",
+    "code_gen_id",
+    "project_id",
+    "environment",
+    "stack_name",
+    "region",
+    "created_at",
+)
+
+
 def _deployment(item: dict[str, Any]) -> Deployment:
     def opt(name: str) -> str | None:
         return item[name]["S"] if name in item else None
@@ -145,11 +159,15 @@ class DeploymentRepository:
     # -- requests: the record and its event in one conditional write ---------------------------
 
     def add(self, deployment: Deployment, event: Envelope) -> None:
-        self._ddb.put_item(
-            TableName=self.table,
-            Item={**_item(deployment), **outbox_attributes(event)},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        """A retried write that meets the deployment it wrote itself succeeded; any other raises."""
+        item = {**_item(deployment), **outbox_attributes(event)}
+        try:
+            self._ddb.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD
+            )
+        except ClientError as exc:
+            if not holds(item_that_failed(exc), item, _CREATED):
+                raise
 
     def request_destroy(self, deployment: Deployment, event: Envelope, attempt: int, at: datetime) -> bool:
         """Move to `destroying` (attempt n) with its event; False if the deployment moved meanwhile."""
@@ -178,12 +196,15 @@ class DeploymentRepository:
                     ":osk": outbox["outbox_sk"],
                     ":oev": outbox["outbox_event"],
                 },
+                **ALL_OLD,
             )
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            found = item_that_failed(exc)
+            if found is None:
+                raise
+            # botocore retried this very write after it was applied: the item carries this call's event.
+            return holds(found, outbox, ["outbox_event"])
 
     # -- the projection of the deployer's events: monotonic ------------------------------------
 

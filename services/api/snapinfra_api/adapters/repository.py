@@ -24,10 +24,12 @@ from snapinfra_api.adapters.table import (
     decode_cursor,
     encode_cursor,
     outbox_attributes,
+    outbox_item_written,
     standalone_outbox_key,
 )
 from snapinfra_api.domain.jobs import STATUS_RANK, CodeGenJob, Status
 from snapinfra_shared.catalog import Artifact
+from snapinfra_shared.conditional import ALL_OLD, cancelled_item, holds, item_that_failed
 from snapinfra_shared.events import Envelope
 from snapinfra_shared.spec import ProjectSpec
 
@@ -83,6 +85,10 @@ def _job_item(job: CodeGenJob) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
 
 
+# What a job's creation writes and nothing changes afterwards: the same values are this request's own write.
+_CREATED = ("job_id", "user_id", "project_id", "type", "prompt", "spec", "spec_source", "created_at")
+
+
 def _job(item: dict[str, Any]) -> CodeGenJob:
     def opt(name: str) -> str | None:
         return item[name]["S"] if name in item else None
@@ -119,12 +125,16 @@ class JobRepository:
     # -- writes that carry an event: one transaction, so an accepted job is never lost --------
 
     def add(self, job: CodeGenJob, event: Envelope) -> None:
-        """The job and its event in one item, so one write accepts both."""
-        self._ddb.put_item(
-            TableName=self.table,
-            Item={**_job_item(job), **outbox_attributes(event)},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        """The job and its event in one item, so one write accepts both. A retried write that meets the
+        job it wrote itself succeeded; any other job under this key is a conflict and raises."""
+        item = {**_job_item(job), **outbox_attributes(event)}
+        try:
+            self._ddb.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD
+            )
+        except ClientError as exc:
+            if not holds(item_that_failed(exc), item, _CREATED):
+                raise
 
     def remove(self, user_id: str, job_id: str, event: Envelope) -> bool:
         """False when there is no such job of this user."""
@@ -148,11 +158,11 @@ class JobRepository:
             )
             return True
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                reasons = exc.response.get("CancellationReasons", [])
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return False
-            raise
+            if cancelled_item(exc, 0) is None:
+                raise
+            # Gone: deleted by someone else, or by this very transaction if botocore retried it after it
+            # was applied; its outbox item (keyed by this call's event) tells which.
+            return outbox_item_written(self._ddb, self.table, event)
 
     # -- the outbox ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from snapinfra_api.adapters.table import (
     decode_cursor,
     encode_cursor,
     outbox_attributes,
+    outbox_item_written,
     standalone_outbox_key,
 )
 from snapinfra_shared.catalog import NotificationAttempted
@@ -129,6 +130,12 @@ def _failed_at(exc: ClientError) -> set[int]:
     """The indexes of a cancelled transaction's writes whose condition failed."""
     reasons = exc.response.get("CancellationReasons", [])
     return {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+
+
+def _applied(dynamodb: Any, table: str, exc: ClientError, event: Envelope) -> bool:
+    """A transaction cancelled by a condition, that was in fact applied by an earlier attempt of this call
+    (botocore retried it after a lost answer): its outbox item, keyed by this call's event, is there."""
+    return _cancelled_by_condition(exc) and outbox_item_written(dynamodb, table, event)
 
 
 class SubscriptionReadModel:
@@ -267,7 +274,7 @@ class SubscriptionReadModel:
             return True
         except ClientError as exc:
             if _cancelled_by_condition(exc):
-                return False
+                return _applied(self._ddb, self.table, exc, event)
             raise
 
     def confirm(self, token_hash: str, event: Envelope) -> bool:
@@ -290,7 +297,7 @@ class SubscriptionReadModel:
             return True
         except ClientError as exc:
             if _cancelled_by_condition(exc):
-                return False
+                return _applied(self._ddb, self.table, exc, event)
             raise
 
     def count_code_attempt(self, user_id: str, subscription_id: str, code_hash: str, max_attempts: int) -> int | None:
@@ -339,7 +346,7 @@ class SubscriptionReadModel:
             return True
         except ClientError as exc:
             if _cancelled_by_condition(exc):
-                return False
+                return _applied(self._ddb, self.table, exc, event)
             raise
 
     def replace_code(self, user_id: str, subscription_id: str, code: tuple[str, int], event: Envelope) -> bool:
@@ -368,7 +375,7 @@ class SubscriptionReadModel:
             return True
         except ClientError as exc:
             if _cancelled_by_condition(exc):
-                return False
+                return _applied(self._ddb, self.table, exc, event)
             raise
 
     def code_state(self, user_id: str, subscription_id: str) -> CodeState | None:

@@ -58,3 +58,11 @@ def outbox_attributes(event: Envelope, due: datetime | None = None) -> dict[str,
 def standalone_outbox_key(event: Envelope) -> dict[str, Any]:
     """The key of an outbox item of its own (for events whose record is being deleted)."""
     return {"pk": {"S": f"{OUTBOX_PK}#{event.id}"}, "sk": {"S": OUTBOX_PK}}
+
+
+def outbox_item_written(dynamodb: Any, table: str, event: Envelope) -> bool:
+    """Whether a transaction that put `event` on its standalone outbox item was applied. When botocore
+    retries a transaction DynamoDB had applied, the retry fails its own condition; the outbox item, keyed
+    by this call's event, tells that apart from a genuine conflict (it is deleted only after publishing)."""
+    item = dynamodb.get_item(TableName=table, Key=standalone_outbox_key(event), ConsistentRead=True).get("Item")
+    return bool(item) and item.get("outbox_event") == outbox_attributes(event)["outbox_event"]

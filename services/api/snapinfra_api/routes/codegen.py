@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, g, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from snapinfra_api.adapters.table import InvalidCursor
-from snapinfra_api.codegen_jobs import JobNotFound, JobNotReady
+from snapinfra_api.codegen_jobs import ArtifactGone, JobNotFound, JobNotReady
 from snapinfra_api.contract import Body, EventStream, documented
 from snapinfra_api.domain.interpret import UninterpretablePrompt
 from snapinfra_api.errors import ApiError, api_error_response
@@ -50,6 +50,11 @@ def _not_found(exc: JobNotFound) -> ResponseReturnValue:
 @bp.errorhandler(JobNotReady)
 def _not_ready(exc: JobNotReady) -> ResponseReturnValue:
     return api_error_response(ApiError(409, "not_completed", str(exc)))
+
+
+@bp.errorhandler(ArtifactGone)
+def _gone(exc: ArtifactGone) -> ResponseReturnValue:
+    return api_error_response(ApiError(410, "artifact_gone", str(exc)))
 
 
 @bp.post("")
@@ -96,7 +101,7 @@ def get(job_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/<job_id>/download-url")
-@documented("A presigned URL of the job's ZIP", tag="code-gen", responses={200: DownloadUrlOut}, errors=(404, 409))
+@documented("A presigned URL of the job's ZIP", tag="code-gen", responses={200: DownloadUrlOut}, errors=(404, 409, 410))
 def download_url(job_id: str) -> ResponseReturnValue:
     url, expires_in = deps().jobs.download_url(caller().user_id, _job_id(job_id))
     return {"url": url, "expiresIn": expires_in}
@@ -107,7 +112,7 @@ def download_url(job_id: str) -> ResponseReturnValue:
     "The job's ZIP, streamed through the api",
     tag="code-gen",
     responses={200: Body("application/zip", "the generated project")},
-    errors=(404, 409),
+    errors=(404, 409, 410),
 )
 def download(job_id: str) -> ResponseReturnValue:
     found = deps().jobs.download(caller().user_id, _job_id(job_id))
