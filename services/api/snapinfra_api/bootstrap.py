@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from snapinfra_api.adapters.artifacts import ArtifactReader
 from snapinfra_api.adapters.deployments import DeploymentRepository
-from snapinfra_api.adapters.limits import SlidingWindows
+from snapinfra_api.adapters.limits import IdempotencyStore, SlidingWindows, TokenBuckets
 from snapinfra_api.adapters.outbox import OutboxRelay
 from snapinfra_api.adapters.repository import JobRepository
 from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
@@ -37,6 +38,8 @@ class ApiDependencies:
     relay: OutboxRelay
     notifications: Notifications
     deployments: Deployments
+    rate_limits: TokenBuckets
+    idempotency: IdempotencyStore
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _consumer: Consumer | None = None
@@ -87,7 +90,11 @@ def build_authenticator(settings: ApiSettings) -> Authenticator:
     )
 
 
-def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None) -> ApiDependencies:
+def build_dependencies(
+    settings: ApiSettings, clients: AwsClients | None = None, clock: Callable[[], float] = time.time
+) -> ApiDependencies:
+    """`clock` (seconds since the epoch) is what the limits and the notification windows measure time by;
+    tests pass one they control."""
     clients = clients or AwsClients.from_settings(settings)
     resources = resolve_resources(clients, settings, "api")
     assert resources.topic_arn is not None
@@ -104,10 +111,10 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
         authenticator=build_authenticator(settings),
         relay=relay,
         notifications=Notifications(
-            SubscriptionReadModel(clients.dynamodb, resources.table),
+            SubscriptionReadModel(clients.dynamodb, resources.table, clock),
             publisher,
             relay,
-            SlidingWindows(clients.dynamodb, resources.table),
+            SlidingWindows(clients.dynamodb, resources.table, clock),
             Policy(
                 confirmation_ttl_seconds=settings.confirmation_ttl_seconds,
                 code_ttl_seconds=settings.sms_code_ttl_seconds,
@@ -116,6 +123,9 @@ def build_dependencies(settings: ApiSettings, clients: AwsClients | None = None)
                 confirmation_window_seconds=settings.confirmation_window_seconds,
                 max_per_user=settings.max_subscriptions_per_user,
             ),
+            clock,
         ),
         deployments=Deployments(DeploymentRepository(clients.dynamodb, resources.table), repository, publisher, relay),
+        rate_limits=TokenBuckets(clients.dynamodb, resources.table, clock),
+        idempotency=IdempotencyStore(clients.dynamodb, resources.table, clock),
     )

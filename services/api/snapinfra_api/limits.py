@@ -22,9 +22,9 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, make_response, request
+from flask import Response, current_app, make_response, request
 
-from snapinfra_api.adapters.limits import IdempotencyStore, StoredResponse, TokenBuckets, Verdict
+from snapinfra_api.adapters.limits import StoredResponse, Verdict
 from snapinfra_api.errors import ApiError
 from snapinfra_api.routes.common import caller, deps
 
@@ -60,10 +60,7 @@ def charge(user_id: str, bucket: str) -> dict[str, str]:
     per_minute, burst = _bucket_settings(bucket)
     if per_minute <= 0:
         return {}
-    d = deps()
-    verdict = TokenBuckets(d.clients.dynamodb, d.resources.table).take(
-        f"{user_id}#{bucket}", rate_per_second=per_minute / 60, burst=burst
-    )
+    verdict = deps().rate_limits.take(f"{user_id}#{bucket}", rate_per_second=per_minute / 60, burst=burst)
     headers = _rate_headers(verdict)
     if not verdict.allowed:
         wait = max(1, math.ceil(verdict.retry_after))
@@ -97,10 +94,11 @@ def rate_limited(bucket: str) -> Callable[[F], F]:
 
 
 def _fingerprint() -> str:
-    """The request's method, path and body; JSON bodies canonically, so key order and spacing don't count."""
+    """The request's method, path and body; JSON bodies canonically, so key order and spacing don't count.
+    Parsed by the app's JSON provider, which refuses a body nested too deep (400) before parsing it."""
     raw = request.get_data(cache=True)
     try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        body = json.dumps(current_app.json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         body = raw
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()
@@ -132,7 +130,7 @@ def idempotent(scope: str) -> Callable[[F], F]:
                     [{"field": IDEMPOTENCY_HEADER, "message": "1 to 255 printable ASCII characters"}],
                 )
             d, user = deps(), caller().user_id
-            store = IdempotencyStore(d.clients.dynamodb, d.resources.table)
+            store = d.idempotency
             ttl = d.settings.idempotency_ttl_seconds
             fingerprint = _fingerprint()
             found = store.claim(user, scope, key, fingerprint, ttl=ttl, lease=IN_PROGRESS_LEASE_SECONDS)

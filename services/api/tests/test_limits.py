@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
-import time
 
 import pytest
 
@@ -17,14 +17,32 @@ from .test_deployments_api import completed_job
 REQUEST = {"projectId": "p-1", "type": "api", "prompt": "Create a REST API for user management"}
 
 
+class Clock:
+    """The time the limits see, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def limited(stack):
-    """An app whose users may create 3 jobs at once, then one a second."""
-    deps = build_dependencies(api_settings(stack, job_rate_per_minute=60, job_rate_burst=3))
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def limited(stack, clock):
+    """An app whose users may create 3 jobs at once, then one a second, on a clock the test moves."""
+    deps = build_dependencies(api_settings(stack, job_rate_per_minute=60, job_rate_burst=3), clock=clock)
     return deps, create_app(dependencies=deps).test_client()
 
 
-def test_over_the_limit_answers_429_with_retry_after_and_ratelimit_headers(limited):
+def test_over_the_limit_answers_429_with_retry_after_and_ratelimit_headers(limited, clock):
     _, client = limited
     alice, bob = As(client, "alice"), As(client, "bob")
     answers = [alice.post("/api/code-gen", json=REQUEST) for _ in range(4)]
@@ -33,13 +51,16 @@ def test_over_the_limit_answers_429_with_retry_after_and_ratelimit_headers(limit
     assert answers[0].headers["X-RateLimit-Limit"] == "3"
     refused = answers[3]
     assert refused.json["error"]["code"] == "rate_limited"
-    assert refused.headers["Retry-After"] == "1" and int(refused.headers["X-RateLimit-Reset"]) in (2, 3)
+    assert refused.headers["Retry-After"] == "1" and refused.headers["X-RateLimit-Reset"] == "3"
     # One user's limit is not another's, and the listing is not limited.
     assert bob.post("/api/code-gen", json=REQUEST).status_code == 202
     assert alice.get("/api/code-gen").status_code == 200
     assert len(alice.get("/api/code-gen").json["items"]) == 3  # the refused request created nothing
-    time.sleep(1.1)  # one token a second
+    clock.advance(0.9)  # not yet a whole token
+    assert alice.post("/api/code-gen", json=REQUEST).status_code == 429
+    clock.advance(0.1)  # one token a second
     assert alice.post("/api/code-gen", json=REQUEST).status_code == 202
+    assert alice.post("/api/code-gen", json=REQUEST).status_code == 429
 
 
 def test_health_routes_are_never_limited(limited):
@@ -161,7 +182,7 @@ def test_a_replayed_deployment_key_answers_the_first_deployment_and_makes_one(al
     assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
 
 
-def test_deployments_take_from_the_job_bucket(limited):
+def test_deployments_take_from_the_job_bucket(limited):  # the clock stands still: no token comes back
     deps, client = limited
     alice = As(client, "alice")
     job_id = completed_job(alice, deps)  # the first of three tokens
@@ -170,3 +191,37 @@ def test_deployments_take_from_the_job_bucket(limited):
     assert answers[2].json["error"]["code"] == "rate_limited" and answers[2].headers["Retry-After"] == "1"
     assert answers[0].headers["X-RateLimit-Remaining"] == "1"
     assert len(alice.get("/api/deployments").json["items"]) == 2  # the refused request made nothing
+
+
+# -- a write DynamoDB applied, whose answer was lost: botocore's retry meets its own condition ------------
+
+
+def test_a_token_taken_by_a_write_botocore_retried_is_taken_once(limited, lost_answers):
+    deps, client = limited
+    lost_answers.arm(deps.clients.dynamodb, "UpdateItem")  # the bucket's compare-and-set
+    first = As(client, "alice").post("/api/code-gen", json=REQUEST)
+    assert lost_answers.lost == ["UpdateItem"]
+    assert first.status_code == 202 and first.headers["X-RateLimit-Remaining"] == "2"  # not two tokens for one
+
+
+def test_an_idempotency_claim_botocore_retried_holds_the_key(alice, deps, stack, lost_answers):
+    headers = {"Idempotency-Key": "order-lost-answer"}
+    lost_answers.arm(deps.clients.dynamodb, "PutItem")  # the claim is the request's first put
+    first = alice.post("/api/code-gen", json=REQUEST, headers=headers)
+    assert lost_answers.lost == ["PutItem"]
+    assert first.status_code == 202, first.json  # not 409 "in progress" against its own claim
+    again = alice.post("/api/code-gen", json=REQUEST, headers=headers)
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["id"] == first.json["id"]
+    assert len(alice.get("/api/code-gen").json["items"]) == 1 and len(stack.drain("codegen")) == 1
+
+
+def test_a_key_claimed_by_another_request_still_answers_409_when_botocore_retried(alice, deps, lost_answers):
+    body = b'{"projectId":"p-1","prompt":"Create a REST API for user management","type":"api"}'
+    fingerprint = hashlib.sha256(b"POST /api/code-gen\n" + body).hexdigest()
+    assert deps.idempotency.claim("alice", "code-gen", "order-held", fingerprint, ttl=600, lease=60) is None
+    lost_answers.arm(deps.clients.dynamodb, "PutItem")
+    response = alice.post("/api/code-gen", json=REQUEST, headers={"Idempotency-Key": "order-held"})
+    assert lost_answers.lost == ["PutItem"]
+    assert response.status_code == 409 and response.json["error"]["code"] == "idempotency_in_progress"
+    assert alice.get("/api/code-gen").json["items"] == []

@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+from snapinfra_shared.conditional import ALL_OLD, condition_failed, holds, item_that_failed
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ class TokenBuckets:
                 ":tokens": {"N": repr(left)},
                 ":now": {"N": repr(now)},
                 ":expires": {"N": str(int(now + (burst - left) / rate_per_second) + 60)},
+                ":taker": {"S": str(uuid.uuid4())},  # tells this take from an identical one of another request
             }
             if previous is not None:
                 values[":previous"] = {"N": previous}
@@ -70,14 +70,20 @@ class TokenBuckets:
                 self._ddb.update_item(
                     TableName=self._table,
                     Key=item_key,
-                    UpdateExpression="SET tokens = :tokens, refilled_at = :now, expires_at = :expires",
+                    UpdateExpression=(
+                        "SET tokens = :tokens, refilled_at = :now, expires_at = :expires, taken_by = :taker"
+                    ),
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,
+                    **ALL_OLD,
                 )
             except ClientError as exc:
-                if _conditional_failed(exc):
+                found = item_that_failed(exc)
+                if found is None:
+                    raise
+                if not holds(found, {"taken_by": values[":taker"]}, ["taken_by"]):
                     continue  # another request took from this bucket meanwhile: read it again
-                raise
+                # else botocore retried this very take after it was applied: the token is ours
             return Verdict(True, burst, math.floor(left), 0.0, (burst - left) / rate_per_second)
         # Lost every race: the bucket is being drained right now, so this request waits too.
         return Verdict(False, burst, 0, 1.0, float(burst) / rate_per_second)
@@ -105,22 +111,28 @@ class SlidingWindows:
                 return Verdict(False, limit, 0, wait, recent[-1] + window - now)
             version = int(item["version"]["N"]) if item else 0
             kept = [*recent, now][-limit:]
+            written = {
+                **item_key,
+                "taken": {"L": [{"N": repr(t)} for t in kept]},
+                "version": {"N": str(version + 1)},
+                "expires_at": {"N": str(int(now + window) + 60)},
+                "taken_by": {"S": str(uuid.uuid4())},  # tells this take from an identical one of another request
+            }
             try:
                 self._ddb.put_item(
                     TableName=self._table,
-                    Item={
-                        **item_key,
-                        "taken": {"L": [{"N": repr(t)} for t in kept]},
-                        "version": {"N": str(version + 1)},
-                        "expires_at": {"N": str(int(now + window) + 60)},
-                    },
+                    Item=written,
                     ConditionExpression="attribute_not_exists(pk)" if item is None else "version = :version",
                     **({} if item is None else {"ExpressionAttributeValues": {":version": {"N": str(version)}}}),
+                    **ALL_OLD,
                 )
             except ClientError as exc:
-                if _conditional_failed(exc):
+                found = item_that_failed(exc)
+                if found is None:
+                    raise
+                if not holds(found, written, ["taken_by"]):
                     continue  # another request took meanwhile: read again
-                raise
+                # else botocore retried this very take after it was applied: the take is ours
             return Verdict(True, limit, limit - len(kept), 0.0, window)
         return Verdict(False, limit, 0, 1.0, window)
 
@@ -156,31 +168,32 @@ class IdempotencyStore:
     ) -> IdempotencyRecord | None:
         """None when this request now holds the key; otherwise the record that holds it."""
         now = self._clock()
+        claim = {
+            **self._key(user_id, scope, key),
+            "state": {"S": "in_progress"},
+            "claim_id": {"S": str(uuid.uuid4())},  # tells this claim from an identical one of another request
+            "fingerprint": {"S": fingerprint},
+            "lease_until": {"N": str(int(now) + lease)},
+            "expires_at": {"N": str(int(now) + ttl)},
+        }
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item={
-                    **self._key(user_id, scope, key),
-                    "state": {"S": "in_progress"},
-                    "fingerprint": {"S": fingerprint},
-                    "lease_until": {"N": str(int(now) + lease)},
-                    "expires_at": {"N": str(int(now) + ttl)},
-                },
+                Item=claim,
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR expires_at < :now OR (#state = :in_progress AND lease_until < :now)"
                 ),
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":now": {"N": str(int(now))}, ":in_progress": {"S": "in_progress"}},
+                **ALL_OLD,
             )
             return None
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            item = item_that_failed(exc)
+            if item is None:
                 raise
-        item = self._ddb.get_item(TableName=self._table, Key=self._key(user_id, scope, key), ConsistentRead=True).get(
-            "Item"
-        )
-        if item is None:  # released between our put and our read: try once more
-            return self.claim(user_id, scope, key, fingerprint, ttl=ttl, lease=lease)
+        if holds(item, claim, ["claim_id"]):
+            return None  # botocore retried this very claim after it was applied: the key is ours
         response = None
         if item["state"]["S"] == "completed":
             response = StoredResponse(int(item["status"]["N"]), item["body"]["S"], json.loads(item["headers"]["S"]))
@@ -213,5 +226,5 @@ class IdempotencyStore:
                 ExpressionAttributeValues={":in_progress": {"S": "in_progress"}},
             )
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not condition_failed(exc):
                 raise
