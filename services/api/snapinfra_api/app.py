@@ -14,6 +14,7 @@ from werkzeug.wsgi import LimitedStream
 from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
 from snapinfra_api.errors import register_error_handlers
 from snapinfra_api.routes import admin, codegen, deployments, docs, health, notifications
+from snapinfra_api.routes.common import JsonBodies
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.logs import bind_context, reset_context
 
@@ -47,7 +48,8 @@ def create_app(settings: ApiSettings | None = None, dependencies: ApiDependencie
     app = Flask("snapinfra_api")
     app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = JsonBodies(app, settings.max_json_depth)
+    app.json.sort_keys = False
     app.extensions["snapinfra"] = dependencies or build_dependencies(settings)
     register_error_handlers(app)
 

@@ -29,6 +29,12 @@ class ApiSettings(WorkerSettings):
     jwt_admin_value: str = Field(default="snapinfra-admin", min_length=1, description="the value that means admin")
     presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_json_depth: int = Field(
+        default=32,
+        ge=1,
+        le=200,  # far below the interpreter's recursion limit, which the parser and validation must not reach
+        description="the deepest a JSON body may nest arrays and objects; deeper bodies get 400 (json_too_deep)",
+    )
     outbox_grace_seconds: float = Field(
         default=60.0, ge=0, description="how long an event may go unconfirmed before the relay republishes it"
     )

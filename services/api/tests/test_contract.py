@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,9 @@ from services.codegen.tests.test_templated_generator import CLASHING
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 from snapinfra_api.contract import operation_of
+from snapinfra_api.limits import IDEMPOTENT
+from snapinfra_api.routes.common import nesting_exceeds
+from snapinfra_api.settings import ApiSettings
 
 from .conftest import As, api_settings
 from .test_deployments_api import completed_job
@@ -337,3 +341,76 @@ def test_the_camel_case_spec_is_accepted_and_the_job_carries_it(client, deps):
     assert response.status_code == 202, response.json
     stored = deps.repository.get("alice", response.json["id"])
     assert stored.spec.entities[0].fields[0].max_length == 40  # the services' own (snake_case) form
+
+
+# -- JSON nested beyond the limit: 400 on every route that reads a body ------------------------------------
+
+
+def routes_taking_a_body() -> list[tuple[str, str]]:
+    """(method, path) of every route whose contract declares a JSON body, or that reads it for its
+    Idempotency-Key fingerprint: read from the app's url_map, so a route is covered the day it is added."""
+    app = create_app(ApiSettings(auth_mode="dev"), dependencies=object())  # only its routes are read
+    found = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        operation = operation_of(view)
+        if (operation is not None and operation.body is not None) or getattr(view, IDEMPOTENT, None):
+            path = re.sub(r"<[^>]+>", str(uuid.uuid4()), rule.rule)
+            found += [(method, path) for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"})]
+    return found
+
+
+BODY_ROUTES = routes_taking_a_body()
+DEPTH = 10_000
+
+
+def test_the_routes_taking_a_body_are_found():
+    assert {("POST", "/api/code-gen"), ("POST", "/api/deployments"), ("POST", "/api/notifications/subscribe")} <= set(
+        BODY_ROUTES
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+def test_json_nested_beyond_the_limit_is_400_naming_why_on_every_route_taking_a_body(client, method, path):
+    bombs = {
+        "arrays": "[" * DEPTH + "]" * DEPTH,
+        "objects": '{"a":' * DEPTH + "1" + "}" * DEPTH,
+        "inside a field": '{"projectId": ' + "[" * DEPTH + "]" * DEPTH + "}",
+    }
+    for name, bomb in bombs.items():
+        for extra in ({}, {"Idempotency-Key": f"bomb-{uuid.uuid4().hex}"}):
+            response = client.open(
+                path,
+                method=method,
+                data=bomb,
+                headers={"Content-Type": "application/json", "x-dev-user-id": "admin", **extra},
+            )
+            assert response.status_code == 400, (name, extra, response.status_code, response.get_data()[:300])
+            assert response.mimetype == "application/json"
+            error = response.json["error"]
+            assert error["code"] == "json_too_deep" and "32 levels" in error["message"], (name, extra)
+            assert error["fields"] == [{"field": "body", "message": "nested deeper than 32 levels"}]
+
+
+def test_json_at_the_limit_is_parsed_and_validated(alice):
+    at_the_limit = '{"projectId": "p", "type": "api", "prompt": "x", "extra": ' + "[" * 31 + "]" * 31 + "}"
+    response = alice.post("/api/code-gen", data=at_the_limit, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json["error"]["fields"][0]["field"] == "extra"
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        ("[" * 33 + "]" * 33, True),
+        ("[" * 32 + "]" * 32, False),
+        ('{"a": "' + "[" * 100 + '"}', False),  # brackets inside a string do not nest
+        ('{"a": "\\\\", "b": ' + "[" * 33 + "]" * 33 + "}", True),  # an escaped backslash does not escape the quote
+        ('{"a": "\\"[[[[' + "[" * 100 + '"}', False),  # an escaped quote does not end the string
+        ("[]" * 1000, False),  # many, but side by side
+        ("[" * 33 + "x", True),  # never closed: a parser would recurse before it meets the error
+        ('[{"a": [' * 11, True),  # objects count as much as arrays
+        ("[}" * 1000, False),  # malformed, not deep: the parser says so
+    ],
+)
+def test_nesting_is_measured_outside_strings(text, too_deep):
+    assert nesting_exceeds(text, 32) is too_deep

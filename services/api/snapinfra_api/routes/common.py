@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+import json
+import re
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 
 from snapinfra_api.auth import Principal
@@ -26,6 +29,50 @@ def authenticate() -> None:
 
 def caller() -> Principal:
     return g.principal  # type: ignore[no-any-return]
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # an escaped character (inside a string)
+_STRING = re.compile(rb'"[^"]*"?')  # a string, once its escapes are gone (or an unterminated one)
+_SAME_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def nesting_exceeds(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit` (brackets inside strings do not count),
+    found in linear passes at C speed before any recursive parser sees it: the text is cut down to its
+    brackets, then each pass removes the innermost pairs, one level of nesting."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    raw = text.encode("utf-8", "surrogatepass")
+    brackets = _STRING.sub(b"", _ESCAPE.sub(b"", raw)).translate(_SAME_BRACKETS, _NOT_BRACKETS)
+    for _ in range(limit):
+        reduced = brackets.replace(b"[]", b"")
+        if reduced == brackets:
+            break
+        brackets = reduced
+    # A pair left after `limit` passes is nested deeper; so is a run of more than `limit` unclosed openers.
+    return b"[]" in brackets or len(brackets) - len(brackets.rstrip(b"[")) > limit
+
+
+class JsonBodies(DefaultJSONProvider):
+    """The app's JSON: every body it parses (request.get_json, the Idempotency-Key fingerprint) is refused
+    with 400 when it nests deeper than `max_depth`, before Python's parser would recurse into it (a body
+    of 10,000 '[' would otherwise end in RecursionError, a 500)."""
+
+    def __init__(self, app: Flask, max_depth: int):
+        super().__init__(app)
+        self.max_depth = max_depth
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        text = s.decode(json.detect_encoding(s)) if isinstance(s, bytes) else s  # as json.loads decodes bytes
+        if nesting_exceeds(text, self.max_depth):
+            raise ApiError(
+                400,
+                "json_too_deep",
+                f"the body nests arrays and objects deeper than {self.max_depth} levels",
+                [{"field": "body", "message": f"nested deeper than {self.max_depth} levels"}],
+            )
+        return super().loads(text, **kwargs)
 
 
 def json_body(model: type[M]) -> M:
