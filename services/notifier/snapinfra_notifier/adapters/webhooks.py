@@ -1,10 +1,12 @@
 """Signed webhook POSTs that cannot be pointed at the inside of our network.
 
-The host is resolved once, at send time; every address it resolves to must be public (not private,
-loopback, link-local, multicast, reserved or a cloud metadata address) unless the allow-list names the
-host or a network holding it. The connection then goes to the address that was checked, never through
-a second lookup, while TLS is still verified against the host name (SNI and certificate). Redirects
-are not followed: a 3xx is an answer like any other non-2xx.
+The host is resolved once, at send time; every address it resolves to must be public (globally
+reachable unicast: not private, unique- or site-local, loopback, link-local, multicast, unspecified,
+reserved or a cloud metadata address, nor an IPv6 form that carries such an IPv4 address: mapped,
+compatible, translated, NAT64, 6to4 or Teredo) unless the allow-list names the host or a network
+holding it. The connection then goes to the address that was checked, never through a second lookup,
+while TLS is still verified against the host name (SNI and certificate). Redirects are not followed:
+a 3xx is an answer like any other non-2xx.
 """
 
 from __future__ import annotations
@@ -41,11 +43,40 @@ def system_resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
 
 
+# IPv6 forms that carry an IPv4 address in their low 32 bits: a packet to one of them may end up at that
+# IPv4 address (through a translator, a relay, or the host's own stack), so they are judged by it.
+_CARRY_IPV4_LOW_BITS = (
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated), and :: and ::1 themselves
+    ipaddress.ip_network("::ffff:0:0/96"),  # IPv4-mapped
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, well-known prefix
+)
+# Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the operator's prefix length.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address carries: mapped, compatible, translated, NAT64, 6to4, Teredo."""
+    found = [ipaddress.IPv4Address(address.packed[12:])] if any(address in n for n in _CARRY_IPV4_LOW_BITS) else []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the server's and the (un-obfuscated) client's
+    return found
+
+
 def _is_public(address: Address) -> bool:
+    """Only globally reachable unicast addresses; an IPv6 address that carries IPv4 ones is public only if
+    every IPv4 address it carries is (2002:7f00:1:: is 127.0.0.1 behind a 6to4 relay)."""
     if address in METADATA_ADDRESSES:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _is_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return False
+        embedded = _embedded_ipv4(address)
+        if embedded:
+            return all(_is_public(v4) for v4 in embedded)
+        return address.is_global and not (address.is_multicast or address.is_reserved or address.is_site_local)
     return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
