@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -93,24 +94,46 @@ def _serving(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+class ManualClock:
+    """Seconds since the epoch that move only when a test moves them (starting at the real time, so that
+    what is signed with it, such as a webhook's timestamp, is still current)."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
 class LostAnswers:
     """A fault DynamoDB clients meet in production: the write is applied, its answer is lost (a read
-    timeout), and botocore's retry sends it again. Armed on a real client, the next `operation` goes to
-    the server for real, then fails as a timed-out read, so botocore retries it as it would."""
+    timeout), and botocore's retry sends it again. Armed on a real client, the next `operation` (after
+    letting `after` of them through) goes to the server for real, then fails as a timed-out read, so
+    botocore retries it as it would."""
 
     def __init__(self) -> None:
         self._armed: list[tuple[Any, str, Callable[..., Any]]] = []
         self._session = URLLib3Session()
         self.lost: list[str] = []  # the operations whose answer was lost, so a test sees the fault happen
 
-    def arm(self, client: Any, operation: str, times: int = 1) -> None:
+    def arm(self, client: Any, operation: str, *, after: int = 0) -> None:
         event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
-        left = [times]
+        sends, lock = [0], threading.Lock()
 
         def lose_the_answer(request: Any, **_: Any) -> None:
-            if left[0] <= 0:
-                return  # botocore sends the retry itself
-            left[0] -= 1
+            with lock:
+                sends[0] += 1
+                this = sends[0]
+            if this != after + 1:
+                return  # botocore sends it (or the retry) itself
             self._session.send(request)  # applied on the server; its answer goes nowhere
             self.lost.append(operation)
             raise ReadTimeoutError(endpoint_url=request.url)

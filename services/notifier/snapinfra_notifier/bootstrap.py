@@ -4,6 +4,7 @@ delivery queue's handler."""
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Mapping
 
 from snapinfra_notifier.adapters.channels import EmailSender, SmsSender
@@ -30,8 +31,13 @@ from snapinfra_shared.runtime import EventHandler, Resources
 
 
 def build_dependencies(
-    settings: NotifierSettings, clients: AwsClients, resources: Resources, delivery_queue_url: str
+    settings: NotifierSettings,
+    clients: AwsClients,
+    resources: Resources,
+    delivery_queue_url: str,
+    clock: Callable[[], float] = time.time,
 ) -> Dependencies:
+    """`clock` (seconds since the epoch) is what the retry schedule, leases and retention are measured by."""
     assert resources.topic_arn is not None
 
     def presign(bucket: str, key: str, seconds: int) -> str:
@@ -40,7 +46,7 @@ def build_dependencies(
         )
 
     return Dependencies(
-        store=NotifierStore(clients.dynamodb, resources.table),
+        store=NotifierStore(clients.dynamodb, resources.table, clock),
         publisher=Publisher(clients.sns, resources.topic_arn),
         queue=DeliveryQueue(clients.sqs, delivery_queue_url),
         emails=EmailSender(clients.client("ses"), settings.email_sender),
@@ -54,6 +60,7 @@ def build_dependencies(
         disable_after_seconds=settings.disable_after_seconds,
         lease_seconds=settings.delivery_lease_seconds,
         download_link_expiry_seconds=settings.download_link_expiry_seconds,
+        clock=clock,
     )
 
 
