@@ -12,12 +12,14 @@ Keys:
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from snapinfra_shared.catalog import Channel
+from snapinfra_shared.conditional import ALL_OLD, holds, item_that_failed
 
 SubscriptionStatus = Literal["pending_confirmation", "active", "disabled", "cancelled"]
 NotificationState = Literal["pending", "succeeded", "failed", "refused"]
@@ -58,6 +60,15 @@ class Notification:
 
 def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _own_write(exc: ClientError, written: dict[str, Any]) -> bool:
+    """A conditional write failed on its condition, yet what is there is what it wrote: botocore retried it
+    after DynamoDB had applied it (the answer was lost). False for a genuine conflict; raises otherwise."""
+    found = item_that_failed(exc)
+    if found is None:
+        raise exc
+    return holds(found, written, written)
 
 
 def _sub_key(user_id: str, subscription_id: str) -> dict[str, Any]:
@@ -131,12 +142,12 @@ class NotifierStore:
         if sub.admin:
             item |= {"gsi1pk": {"S": "ADMIN"}, "gsi1sk": {"S": f"SUB#{sub.id}"}}
         try:
-            self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self._ddb.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD
+            )
             return True
         except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
+            return _own_write(exc, item)
 
     def get_subscription(self, user_id: str, subscription_id: str) -> Subscription | None:
         item = self._ddb.get_item(
@@ -254,29 +265,27 @@ class NotifierStore:
     # -- notifications ------------------------------------------------------------------------
 
     def create_notification(self, notification: Notification) -> bool:
-        """The one write that makes a notification happen once: False when it exists already."""
+        """The one write that makes a notification happen once: False when it exists already (and is not
+        this very write, applied before botocore retried it)."""
+        item = {
+            **_notif_key(notification.id),
+            "user_id": {"S": notification.user_id},
+            "subscription_id": {"S": notification.subscription_id},
+            "subscription_user_id": {"S": notification.subscription_user_id},
+            "event": {"S": notification.event_json},
+            "kind": {"S": notification.kind},
+            "state": {"S": notification.state},
+            "attempts": {"N": "0"},
+            "next_at": {"N": repr(notification.next_at)},
+            "expires_at": {"N": str(int(self._clock()) + NOTIFICATION_RETENTION_SECONDS)},
+        }
         try:
             self._ddb.put_item(
-                TableName=self.table,
-                Item={
-                    **_notif_key(notification.id),
-                    "user_id": {"S": notification.user_id},
-                    "subscription_id": {"S": notification.subscription_id},
-                    "subscription_user_id": {"S": notification.subscription_user_id},
-                    "event": {"S": notification.event_json},
-                    "kind": {"S": notification.kind},
-                    "state": {"S": notification.state},
-                    "attempts": {"N": "0"},
-                    "next_at": {"N": repr(notification.next_at)},
-                    "expires_at": {"N": str(int(self._clock()) + NOTIFICATION_RETENTION_SECONDS)},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD
             )
             return True
         except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
+            return _own_write(exc, item)
 
     def get_notification(self, notification_id: str) -> Notification | None:
         item = self._ddb.get_item(TableName=self.table, Key=_notif_key(notification_id), ConsistentRead=True).get(
@@ -286,41 +295,61 @@ class NotifierStore:
 
     def claim_attempt(self, notification: Notification, now: float, lease_seconds: int) -> bool:
         """Take the next attempt of a pending notification; False if another worker has it or it moved on."""
+        claimed = {
+            "state": {"S": "pending"},
+            "attempts": {"N": str(notification.attempts)},
+            "lease_until": {"N": repr(now + lease_seconds)},
+            "leased_by": {"S": str(uuid.uuid4())},  # tells this claim from another worker's at the same time
+        }
         try:
             self._ddb.update_item(
                 TableName=self.table,
                 Key=_notif_key(notification.id),
-                UpdateExpression="SET lease_until = :until",
+                UpdateExpression="SET lease_until = :until, leased_by = :me",
                 ConditionExpression=(
                     "#state = :pending AND attempts = :attempts AND "
                     "(attribute_not_exists(lease_until) OR lease_until < :now)"
                 ),
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
-                    ":pending": {"S": "pending"},
-                    ":attempts": {"N": str(notification.attempts)},
+                    ":pending": claimed["state"],
+                    ":attempts": claimed["attempts"],
                     ":now": {"N": repr(now)},
-                    ":until": {"N": repr(now + lease_seconds)},
+                    ":until": claimed["lease_until"],
+                    ":me": claimed["leased_by"],
                 },
+                **ALL_OLD,
             )
             return True
         except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
+            return _own_write(exc, claimed)
 
     def settle_attempt(self, notification: Notification, state: NotificationState, next_at: float) -> None:
-        """Record the attempt this worker claimed: the count moves on, the lease goes."""
-        self._ddb.update_item(
-            TableName=self.table,
-            Key=_notif_key(notification.id),
-            UpdateExpression="SET #state = :state, attempts = :next, next_at = :at REMOVE lease_until",
-            ConditionExpression="attempts = :attempts",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={
-                ":state": {"S": state},
-                ":next": {"N": str(notification.attempts + 1)},
-                ":attempts": {"N": str(notification.attempts)},
-                ":at": {"N": repr(next_at)},
-            },
-        )
+        """Record the attempt this worker claimed: the count moves on, the lease goes. Raises when the
+        notification moved on otherwise; succeeds when what is there is this very settlement (botocore
+        retried it after DynamoDB had applied it)."""
+        settled: dict[str, Any] = {
+            "state": {"S": state},
+            "attempts": {"N": str(notification.attempts + 1)},
+            "next_at": {"N": repr(next_at)},
+            "lease_until": None,  # removed
+            "leased_by": None,
+        }
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=_notif_key(notification.id),
+                UpdateExpression="SET #state = :state, attempts = :next, next_at = :at REMOVE lease_until, leased_by",
+                ConditionExpression="attempts = :attempts",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":state": settled["state"],
+                    ":next": settled["attempts"],
+                    ":attempts": {"N": str(notification.attempts)},
+                    ":at": settled["next_at"],
+                },
+                **ALL_OLD,
+            )
+        except ClientError as exc:
+            if not _own_write(exc, settled):
+                raise
