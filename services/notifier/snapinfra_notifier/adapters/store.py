@@ -62,13 +62,15 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
-def _own_write(exc: ClientError, written: dict[str, Any]) -> bool:
+def _own_write(exc: ClientError, written: dict[str, Any], *, whole_item: bool = False) -> bool:
     """A conditional write failed on its condition, yet what is there is what it wrote: botocore retried it
-    after DynamoDB had applied it (the answer was lost). False for a genuine conflict; raises otherwise."""
+    after DynamoDB had applied it (the answer was lost). False for a genuine conflict; raises otherwise.
+    A put (`whole_item`) is its own only while the item is exactly what it wrote: once a handler moved it
+    on (a confirmation sent, an attempt made), a redelivery's identical put is no longer taken for it."""
     found = item_that_failed(exc)
     if found is None:
         raise exc
-    return holds(found, written, written)
+    return holds(found, written, written) and (not whole_item or set(found) == set(written))
 
 
 def _sub_key(user_id: str, subscription_id: str) -> dict[str, Any]:
@@ -147,7 +149,7 @@ class NotifierStore:
             )
             return True
         except ClientError as exc:
-            return _own_write(exc, item)
+            return _own_write(exc, item, whole_item=True)
 
     def get_subscription(self, user_id: str, subscription_id: str) -> Subscription | None:
         item = self._ddb.get_item(
@@ -285,7 +287,7 @@ class NotifierStore:
             )
             return True
         except ClientError as exc:
-            return _own_write(exc, item)
+            return _own_write(exc, item, whole_item=True)
 
     def get_notification(self, notification_id: str) -> Notification | None:
         item = self._ddb.get_item(TableName=self.table, Key=_notif_key(notification_id), ConsistentRead=True).get(
