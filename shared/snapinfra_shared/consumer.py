@@ -11,6 +11,9 @@
 - On stop, the batch in hand gets `shutdown_grace` to finish; what is unfinished is released
   (visibility 0) so another worker takes it at once, after the `on_shutdown` hook has given back what
   the unfinished handlers hold (a claim's lease), so that the next worker finds it free.
+- Pipelined (an option): instead of waiting for a whole batch, the loop keeps up to `concurrency`
+  messages in hand, receives more whenever a handler is free, and settles each message when its own
+  handler ends, so one slow message never holds back the ones behind it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -96,6 +99,7 @@ class ConsumerOptions:
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 300.0
     shutdown_grace_seconds: float = 25.0
+    pipelined: bool = False  # receive whenever a handler is free; settle each message on its own
 
     def backoff(self, receive_count: int) -> int:
         """Visibility timeout after the n-th failed receive: base, 2*base, 4*base, ... capped."""
@@ -183,6 +187,9 @@ class Consumer:
         self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="handler")
         self._heartbeat = _Heartbeat(sqs, queue_url, options.visibility_timeout, clock)
         self.receiving = False  # True only while blocked in a long poll: the one safe place to interrupt
+        self._in_hand: dict[Future[_Result], dict[str, Any]] = {}  # pipelined: messages being handled
+        self._settling: set[str] = set()  # pipelined: receipts settled by their handler, or released
+        self._settling_lock = threading.Lock()
 
     def interrupt_receive(self) -> None:
         """From a signal handler: cut a long poll short (messages it was about to return reappear
@@ -202,7 +209,10 @@ class Consumer:
         try:
             while not stop.is_set():
                 try:
-                    self.poll_once(stop)
+                    if self.options.pipelined:
+                        self.pump(stop)
+                    else:
+                        self.poll_once(stop)
                     failures = 0
                 except Exception:
                     if stop.is_set():
@@ -212,6 +222,8 @@ class Consumer:
                     log.exception("polling failed; trying again", extra={"retry_in_seconds": pause})
                     stop.wait(pause)
         finally:
+            if self._in_hand:
+                self._finish_in_hand()
             heartbeat_stop.set()
             self._pool.shutdown(wait=False, cancel_futures=True)
             self.shut_down()
@@ -229,21 +241,7 @@ class Consumer:
     def poll_once(self, stop: threading.Event | None = None) -> list[_Result]:
         """Receive one batch, handle each message, settle them; returns what happened to each."""
         stop = stop or threading.Event()
-        try:
-            self.receiving = True
-            response = self._sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.options.batch_size,
-                WaitTimeSeconds=self.options.wait_time_seconds,
-                VisibilityTimeout=self.options.visibility_timeout,  # the one the heartbeat extends
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                MessageAttributeNames=["All"],
-            )
-        except ReceiveInterrupted:
-            return []
-        finally:
-            self.receiving = False
-        messages: list[dict[str, Any]] = response.get("Messages", [])
+        messages = self._receive(self.options.batch_size, self.options.wait_time_seconds, interruptible=True)
         if not messages:
             return []
         if stop.is_set():
@@ -252,6 +250,80 @@ class Consumer:
             results = self._handle_batch(messages, stop)
         self._settle(results)
         return results
+
+    def _receive(self, count: int, wait: int, *, interruptible: bool) -> list[dict[str, Any]]:
+        try:
+            self.receiving = interruptible
+            response = self._sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=wait,
+                VisibilityTimeout=self.options.visibility_timeout,  # the one the heartbeat extends
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+            )
+        except ReceiveInterrupted:
+            return []
+        finally:
+            self.receiving = False
+        return list(response.get("Messages", []))
+
+    # -- pipelined ---------------------------------------------------------------------------
+
+    def pump(self, stop: threading.Event | None = None) -> int:
+        """Pipelined: receive as many messages as handlers are free (waiting for one to free up if
+        none is), and hand each to a handler that settles it when it ends; returns how many came."""
+        stop = stop or threading.Event()
+        self._in_hand = {f: m for f, m in self._in_hand.items() if not f.done()}
+        free = self.options.concurrency - len(self._in_hand)
+        if free <= 0:
+            wait_futures(set(self._in_hand), timeout=0.25, return_when=FIRST_COMPLETED)
+            return 0
+        # Only an empty hand may block in a long poll (there a stop signal may cut it short); with
+        # messages in hand, short polls keep this loop close to them.
+        idle = not self._in_hand
+        wait = self.options.wait_time_seconds if idle else min(1, self.options.wait_time_seconds)
+        messages = self._receive(min(free, self.options.batch_size), wait, interruptible=idle)
+        if stop.is_set():
+            self._settle([_Result(m, "released") for m in messages])
+            return 0
+        for message in messages:
+            self._heartbeat.track(message["ReceiptHandle"])
+            future = self._pool.submit(self._handle_and_settle, message)
+            future.add_done_callback(self._forget_when_done(message["ReceiptHandle"]))
+            self._in_hand[future] = message
+        return len(messages)
+
+    def _handle_and_settle(self, message: dict[str, Any]) -> _Result:
+        result = self._handle_one(message)
+        with self._settling_lock:
+            if message["ReceiptHandle"] in self._settling:
+                return result  # released at shutdown while it ran: another worker has it now
+            self._settling.add(message["ReceiptHandle"])
+        try:
+            self._settle([result])
+        except Exception:
+            log.exception("could not settle a message; it comes back after its visibility timeout")
+        return result
+
+    def _finish_in_hand(self) -> None:
+        """On stop: the messages in hand get the shutdown grace to finish; the rest are released."""
+        _, unfinished = wait_futures(set(self._in_hand), timeout=self.options.shutdown_grace_seconds)
+        released = []
+        for future in unfinished:
+            message = self._in_hand[future]
+            future.cancel()
+            self._heartbeat.forget(message["ReceiptHandle"])
+            with self._settling_lock:
+                if message["ReceiptHandle"] in self._settling:
+                    continue
+                self._settling.add(message["ReceiptHandle"])
+            released.append(_Result(message, "released", "not finished before shutdown"))
+        self._in_hand = {}
+        try:
+            self._settle(released)
+        except Exception:
+            log.exception("could not release messages; they come back after their visibility timeout")
 
     # -- handling ----------------------------------------------------------------------------
 
@@ -283,7 +355,12 @@ class Consumer:
         return results
 
     def _forget_when_done(self, receipt: str) -> Callable[[Future[_Result]], None]:
-        return lambda _future: self._heartbeat.forget(receipt)
+        def forget(_future: Future[_Result]) -> None:
+            self._heartbeat.forget(receipt)
+            with self._settling_lock:
+                self._settling.discard(receipt)
+
+        return forget
 
     def _handle_one(self, message: dict[str, Any]) -> _Result:
         receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

@@ -3,6 +3,7 @@ users' job events, system alerts) in the main thread, and its delivery attempts 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -40,14 +41,15 @@ def main() -> None:
         queue_url=delivery_url,
         dlq_url=delivery_dlq_url,
         handle=build_delivery_handler(deps),
-        options=consumer_options(settings, work),
+        # One slow receiver must not hold back the deliveries behind it: each settles on its own.
+        options=dataclasses.replace(consumer_options(settings, work), pipelined=True),
         on_dead_letter=dead_letter_announcer(clients, resources, work.name),
     )
     stop = stop_on_signals(events) if not stop.is_set() else stop
     beside = threading.Thread(target=deliveries.run, args=(stop,), name="deliveries", daemon=True)
     beside.start()
     events.run(stop)
-    # The delivery consumer finishes the batch in hand; blocked in a long poll it holds no work.
+    # The delivery consumer finishes what it has in hand; blocked in a long poll it holds no work.
     deadline = time.monotonic() + settings.shutdown_grace_seconds
     while beside.is_alive() and not deliveries.receiving and time.monotonic() < deadline:
         beside.join(0.05)

@@ -11,6 +11,7 @@ from snapinfra_notifier.adapters.channels import EmailSender, SmsSender
 from snapinfra_notifier.adapters.store import NotifierStore
 from snapinfra_notifier.adapters.tasks import DeliveryQueue
 from snapinfra_notifier.adapters.webhooks import AllowList, WebhookSender
+from snapinfra_notifier.fairness import Pacing, UserShares
 from snapinfra_notifier.handlers import (
     Dependencies,
     dead_lettered,
@@ -61,6 +62,8 @@ def build_dependencies(
         lease_seconds=settings.delivery_lease_seconds,
         download_link_expiry_seconds=settings.download_link_expiry_seconds,
         clock=clock,
+        pacing=Pacing(rate=settings.delivery_user_rate, burst=settings.delivery_user_burst),
+        shares=UserShares(settings.delivery_user_in_flight),
     )
 
 

@@ -13,17 +13,21 @@ queue; a failed attempt waits there for the next one of the schedule. Every atte
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from snapinfra_notifier import messages
 from snapinfra_notifier.adapters.channels import Email, EmailSender, SmsSender
 from snapinfra_notifier.adapters.store import Notification, NotificationState, NotifierStore, Subscription
-from snapinfra_notifier.adapters.tasks import DeliveryQueue, task_envelope
+from snapinfra_notifier.adapters.tasks import DeliveryQueue, due_at, task_envelope
 from snapinfra_notifier.adapters.webhooks import Refused, WebhookSender
+from snapinfra_notifier.fairness import Pacing, UserShares
 from snapinfra_notifier.filters import wants
 from snapinfra_shared.catalog import (
     NOTIFICATION_KINDS,
@@ -44,6 +48,7 @@ from snapinfra_shared.publisher import Publisher
 
 log = logging.getLogger(__name__)
 NOTIFICATION_NAMESPACE = uuid.UUID("6f1c3a52-3f7e-4b7a-9a53-6e0f1d2b8c41")
+DEFER_SECONDS = 1.0  # a deferred delivery waits at least this (and up to twice this, jittered)
 
 
 class NotYetKnown(NotYet):
@@ -65,6 +70,8 @@ class Dependencies:
     lease_seconds: int
     download_link_expiry_seconds: int
     clock: Callable[[], float] = time.time
+    pacing: Pacing = field(default_factory=lambda: Pacing(rate=10.0, burst=30))
+    shares: UserShares = field(default_factory=lambda: UserShares(3))
 
 
 def notification_id(event_id: uuid.UUID | str, subscription_id: str) -> str:
@@ -200,8 +207,13 @@ def dead_lettered(event: Envelope, data: MessageDeadLettered, _: Delivery, *, de
 
 
 def _fan_out(deps: Dependencies, event: Envelope, kind: str, subscriptions: list[Subscription]) -> None:
+    now = deps.clock()
+    slots = {
+        owner: _slots(deps, owner, count, now) for owner, count in Counter(s.user_id for s in subscriptions).items()
+    }
     tasks = []
     for sub in subscriptions:
+        due = next(slots[sub.user_id])
         notification = Notification(
             id=notification_id(event.id, sub.id),
             user_id=event.user_id,
@@ -211,7 +223,7 @@ def _fan_out(deps: Dependencies, event: Envelope, kind: str, subscriptions: list
             kind=kind,
             state="pending",
             attempts=0,
-            next_at=deps.clock(),
+            next_at=due,
             lease_until=0,
         )
         if not deps.store.create_notification(notification):
@@ -220,9 +232,17 @@ def _fan_out(deps: Dependencies, event: Envelope, kind: str, subscriptions: list
             existing = deps.store.get_notification(notification.id)
             if existing is None or existing.state != "pending" or existing.attempts > 0:
                 continue
-        tasks.append(task_envelope(notification.id, sub.user_id, event.correlation_id))
-    deps.queue.enqueue(tasks)
+            due = existing.next_at
+        tasks.append(task_envelope(notification.id, sub.user_id, event.correlation_id, due_at=due))
+    deps.queue.enqueue(tasks, now)
     log.info("notifications queued", extra={"kind": kind, "count": len(tasks), "matched": len(subscriptions)})
+
+
+def _slots(deps: Dependencies, user_id: str, count: int, now: float) -> Iterator[float]:
+    """When each of `count` new deliveries of the user's subscriptions is due: its next slots."""
+    interval = deps.pacing.interval
+    first = deps.store.reserve_slots(user_id, count, not_before=deps.pacing.credit_from(now), interval=interval)
+    return (first + i * interval for i in range(count))
 
 
 # -- delivery --------------------------------------------------------------------------------
@@ -237,7 +257,29 @@ class _Attempt:
 
 
 def deliver(task: Envelope, delivery: Delivery, *, deps: Dependencies) -> None:
-    """One attempt of one notification; a failure is retried at the schedule's next step (RetryAfter)."""
+    """One attempt of one notification; a failure is retried at the schedule's next step (RetryAfter).
+    Over its user's share of this worker's attempts, it is deferred to the user's next slot."""
+    now = deps.clock()
+    if due_at(task) > now + 0.5:
+        raise RetryAfter(math.ceil(due_at(task) - now), "not due yet")
+    with deps.shares.hold(task.user_id) as held:
+        if held:
+            _deliver(task, deps)
+        else:
+            _defer(deps, task, now)
+
+
+def _defer(deps: Dependencies, task: Envelope, now: float) -> None:
+    """The task again, as a new message due at the user's next slot: its receive count starts over,
+    and the user's other deliveries, already scheduled, go first."""
+    earliest = now + DEFER_SECONDS * (1 + random.random())  # noqa: S311 (a jitter, not a secret)
+    due = deps.store.reserve_slots(task.user_id, 1, not_before=earliest, interval=deps.pacing.interval)
+    notification = str(task.data.get("notification_id", ""))
+    deps.queue.enqueue([task_envelope(notification, task.user_id, task.correlation_id, due_at=due)], now)
+    log.info("delivery deferred: its user's share of attempts is in use", extra={"retry_in_seconds": due - now})
+
+
+def _deliver(task: Envelope, deps: Dependencies) -> None:
     notification = deps.store.get_notification(str(task.data.get("notification_id", "")))
     if notification is None or notification.state != "pending":
         return  # settled already (a duplicate task), or expired

@@ -32,6 +32,23 @@ class NotifierSettings(WorkerSettings):
     )
     download_link_expiry_seconds: int = Field(default=3 * 24 * 3600, ge=60, le=7 * 24 * 3600)
     delivery_lease_seconds: int = Field(default=120, ge=10, description="how long one attempt may hold a delivery")
+    delivery_user_rate: float = Field(
+        default=10.0,
+        gt=0,
+        le=1000,
+        description="deliveries of one user that become due per second once its burst is used; the rest wait "
+        "in the queue, invisible, so a user's backlog never stands before another user's first delivery",
+    )
+    delivery_user_burst: int = Field(
+        default=30, ge=1, le=1000, description="deliveries of an idle user that are due at once (one event, every hook)"
+    )
+    delivery_user_in_flight: int = Field(
+        default=3,
+        ge=1,
+        le=64,
+        description="attempts of one user's deliveries a worker makes at once; another is deferred to the user's "
+        "next slot (not an attempt), so slow receivers of one user never hold every delivery thread",
+    )
 
     @field_validator("retry_schedule_seconds", "webhook_allowed_hosts", mode="before")
     @classmethod

@@ -7,6 +7,8 @@ Keys:
 - notification: `pk=NOTIF#<id>`, `sk=NOTIF`, where the id is derived from the event and the subscription,
   so the conditional put that creates it is what makes a notification happen once.
 - deployment: `pk=USER#<user>`, `sk=DEPLOYMENT#<id>` with its project id.
+- schedule: `pk=USER#<user>`, `sk=SCHEDULE` with `next_slot`, the time from which the user's next
+  delivery may be due (each user's deliveries are paced on their own schedule, see `fairness`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ SubscriptionStatus = Literal["pending_confirmation", "active", "disabled", "canc
 NotificationState = Literal["pending", "succeeded", "failed", "refused"]
 NOTIFICATION_RETENTION_SECONDS = 30 * 24 * 3600
 TOMBSTONE_RETENTION_SECONDS = 30 * 24 * 3600
+SCHEDULE_RETENTION_SECONDS = 7 * 24 * 3600  # an idle user's schedule goes; a new one starts at once anyway
 
 
 @dataclass(frozen=True)
@@ -355,3 +358,38 @@ class NotifierStore:
         except ClientError as exc:
             if not _own_write(exc, settled):
                 raise
+
+    # -- each user's delivery schedule ----------------------------------------------------------
+
+    def reserve_slots(self, user_id: str, count: int, *, not_before: float, interval: float) -> float:
+        """Take `count` consecutive slots, `interval` apart, on the user's schedule, from its end or from
+        `not_before` if the schedule ends earlier; returns the first slot's time.
+
+        A retried call may reserve twice: that leaves a gap in the schedule, never a shared slot."""
+        span = count * interval
+        expires = {"N": str(int(self._clock()) + SCHEDULE_RETENTION_SECONDS)}
+        key = {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "SCHEDULE"}}
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET next_slot = :end, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(next_slot) OR next_slot < :start",
+                ExpressionAttributeValues={
+                    ":start": {"N": repr(not_before)},
+                    ":end": {"N": repr(not_before + span)},
+                    ":expires": expires,
+                },
+            )
+            return not_before
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        response = self._ddb.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="SET next_slot = next_slot + :span, expires_at = :expires",
+            ExpressionAttributeValues={":span": {"N": repr(span)}, ":expires": expires},
+            ReturnValues="UPDATED_OLD",
+        )
+        return max(not_before, float(response["Attributes"]["next_slot"]["N"]))

@@ -3,6 +3,7 @@ a retry is the same message made visible again later (up to 12 h), never a sleep
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +13,12 @@ from snapinfra_shared.events import Envelope
 TASK_TYPE = "NotificationDue"
 
 
-def task_envelope(notification_id: str, user_id: str, correlation_id: str) -> Envelope:
-    """Work for this service alone, in the envelope every consumer reads (for its logs' correlation id)."""
+MAX_DELAY_SECONDS = 900  # SQS delays a new message up to 15 min; a later task comes early and waits again
+
+
+def task_envelope(notification_id: str, user_id: str, correlation_id: str, due_at: float = 0.0) -> Envelope:
+    """Work for this service alone, in the envelope every consumer reads (for its logs' correlation id):
+    attempt this notification, of this user's subscription, from `due_at` (its slot on the user's schedule)."""
     return Envelope(
         id=uuid.uuid4(),
         type=TASK_TYPE,
@@ -21,8 +26,13 @@ def task_envelope(notification_id: str, user_id: str, correlation_id: str) -> En
         source="notifier",
         correlation_id=correlation_id,
         user_id=user_id,
-        data={"notification_id": notification_id},
+        data={"notification_id": notification_id, "due_at": due_at},
     )
+
+
+def due_at(task: Envelope) -> float:
+    value = task.data.get("due_at", 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 class DeliveryQueue:
@@ -30,13 +40,19 @@ class DeliveryQueue:
         self._sqs = sqs
         self.queue_url = queue_url
 
-    def enqueue(self, envelopes: list[Envelope]) -> None:
+    def enqueue(self, envelopes: list[Envelope], now: float) -> None:
+        """Send the tasks, each invisible until its `due_at` (as far as SQS delays go)."""
         for start in range(0, len(envelopes), 10):
             chunk = envelopes[start : start + 10]
             response = self._sqs.send_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
-                    {"Id": str(i), "MessageBody": e.model_dump_json(), "MessageAttributes": e.message_attributes()}
+                    {
+                        "Id": str(i),
+                        "MessageBody": e.model_dump_json(),
+                        "MessageAttributes": e.message_attributes(),
+                        "DelaySeconds": min(MAX_DELAY_SECONDS, max(0, math.ceil(due_at(e) - now))),
+                    }
                     for i, e in enumerate(chunk)
                 ],
             )
