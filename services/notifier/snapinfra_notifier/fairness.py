@@ -4,20 +4,22 @@ All deliveries share one queue, which hands out messages roughly in the order th
 rules keep a user with a large backlog (or slow receivers) from standing before everyone else:
 
 - Pacing: each user has a schedule in the notifier's table. A user's new deliveries take its next
-  slots (`rate` a second, after a `burst` that is due at once) and wait in the queue, invisible, until
-  their slot; so a backlog is spread over time instead of lying visible before another user's first
-  delivery, which finds its own schedule free.
+  slots and wait in the queue, invisible, until their slot; so a backlog is spread over time instead
+  of lying visible before another user's first delivery, which finds its own schedule free. Slots are
+  at most `rate` a second (after a `burst` due at once), and no closer than the user's share of
+  attempts can keep up with (how long its attempts take, over `in_flight`).
 - Shares: a worker makes at most `in_flight` attempts of one user's deliveries at once. One more is
-  deferred: sent again as a fresh message for the user's next slot (its receive count starts over, it
-  is not an attempt, it is never dead-lettered for waiting), so slow or failing receivers of one user
-  never hold every handler thread.
+  deferred to the user's next slot: it is not an attempt, and it is never dead-lettered for waiting
+  (past half the queue's receives it is sent again as a fresh message), so slow or failing receivers
+  of one user never hold every handler thread.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Iterator
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -37,11 +39,15 @@ class Pacing:
 
 
 class UserShares:
-    """Attempts in progress in this process, per user; thread-safe."""
+    """Attempts in progress in this process, per user, and how long each user's attempts take (a moving
+    average), from which the spacing of the user's slots follows; thread-safe."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, *, remembered: int = 10_000, clock: Callable[[], float] = time.monotonic):
         self.limit = limit
         self._held: Counter[str] = Counter()
+        self._took: OrderedDict[str, float] = OrderedDict()  # user -> seconds an attempt takes, averaged
+        self._remembered = remembered
+        self._clock = clock
         self._lock = threading.Lock()
 
     @contextmanager
@@ -51,15 +57,28 @@ class UserShares:
             taken = self._held[user_id] < self.limit
             if taken:
                 self._held[user_id] += 1
+        started = self._clock()
         try:
             yield taken
         finally:
             if taken:
-                with self._lock:
-                    self._held[user_id] -= 1
-                    if not self._held[user_id]:
-                        del self._held[user_id]
+                self._release(user_id, self._clock() - started)
+
+    def _release(self, user_id: str, seconds: float) -> None:
+        with self._lock:
+            self._held[user_id] -= 1
+            if not self._held[user_id]:
+                del self._held[user_id]
+            before = self._took.pop(user_id, None)
+            self._took[user_id] = seconds if before is None else 0.8 * before + 0.2 * seconds
+            if len(self._took) > self._remembered:
+                self._took.popitem(last=False)
 
     def held(self, user_id: str) -> int:
         with self._lock:
             return self._held[user_id]
+
+    def spacing(self, user_id: str) -> float:
+        """Seconds between the user's deliveries that its share of attempts can keep up with (0 if unknown)."""
+        with self._lock:
+            return self._took.get(user_id, 0.0) / self.limit

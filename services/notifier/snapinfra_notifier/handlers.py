@@ -18,7 +18,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -209,7 +209,8 @@ def dead_lettered(event: Envelope, data: MessageDeadLettered, _: Delivery, *, de
 def _fan_out(deps: Dependencies, event: Envelope, kind: str, subscriptions: list[Subscription]) -> None:
     now = deps.clock()
     slots = {
-        owner: _slots(deps, owner, count, now) for owner, count in Counter(s.user_id for s in subscriptions).items()
+        owner: iter(_slots(deps, owner, count, now))
+        for owner, count in Counter(s.user_id for s in subscriptions).items()
     }
     tasks = []
     for sub in subscriptions:
@@ -238,11 +239,12 @@ def _fan_out(deps: Dependencies, event: Envelope, kind: str, subscriptions: list
     log.info("notifications queued", extra={"kind": kind, "count": len(tasks), "matched": len(subscriptions)})
 
 
-def _slots(deps: Dependencies, user_id: str, count: int, now: float) -> Iterator[float]:
-    """When each of `count` new deliveries of the user's subscriptions is due: its next slots."""
-    interval = deps.pacing.interval
-    first = deps.store.reserve_slots(user_id, count, not_before=deps.pacing.credit_from(now), interval=interval)
-    return (first + i * interval for i in range(count))
+def _slots(deps: Dependencies, user_id: str, count: int, now: float, not_before: float | None = None) -> list[float]:
+    """When each of `count` deliveries of the user's subscriptions is due: the user's next slots."""
+    interval = max(deps.pacing.interval, deps.shares.spacing(user_id))
+    start = deps.pacing.credit_from(now) if not_before is None else not_before
+    first = deps.store.reserve_slots(user_id, count, not_before=start, interval=interval)
+    return [first + i * interval for i in range(count)]
 
 
 # -- delivery --------------------------------------------------------------------------------
@@ -266,17 +268,18 @@ def deliver(task: Envelope, delivery: Delivery, *, deps: Dependencies) -> None:
         if held:
             _deliver(task, deps)
         else:
-            _defer(deps, task, now)
+            _defer(deps, task, delivery, now)
 
 
-def _defer(deps: Dependencies, task: Envelope, now: float) -> None:
-    """The task again, as a new message due at the user's next slot: its receive count starts over,
-    and the user's other deliveries, already scheduled, go first."""
-    earliest = now + DEFER_SECONDS * (1 + random.random())  # noqa: S311 (a jitter, not a secret)
-    due = deps.store.reserve_slots(task.user_id, 1, not_before=earliest, interval=deps.pacing.interval)
+def _defer(deps: Dependencies, task: Envelope, delivery: Delivery, now: float) -> None:
+    """Come back at the user's next slot, after the user's deliveries already scheduled. Long deferred,
+    the task is sent again as a new message, so that waiting never uses up its receives."""
+    due = _slots(deps, task.user_id, 1, now, not_before=now + DEFER_SECONDS * (1 + random.random()))[0]  # noqa: S311 (a jitter)
+    log.info("delivery deferred: its user's share of attempts is in use", extra={"retry_in_seconds": due - now})
+    if delivery.receive_count < delivery.max_receive_count // 2:
+        raise RetryAfter(math.ceil(due - now), "the user's share of attempts is in use")
     notification = str(task.data.get("notification_id", ""))
     deps.queue.enqueue([task_envelope(notification, task.user_id, task.correlation_id, due_at=due)], now)
-    log.info("delivery deferred: its user's share of attempts is in use", extra={"retry_in_seconds": due - now})
 
 
 def _deliver(task: Envelope, deps: Dependencies) -> None:

@@ -367,29 +367,34 @@ class NotifierStore:
 
         A retried call may reserve twice: that leaves a gap in the schedule, never a shared slot."""
         span = count * interval
-        expires = {"N": str(int(self._clock()) + SCHEDULE_RETENTION_SECONDS)}
         key = {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "SCHEDULE"}}
-        try:
-            self._ddb.update_item(
-                TableName=self.table,
-                Key=key,
-                UpdateExpression="SET next_slot = :end, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(next_slot) OR next_slot < :start",
-                ExpressionAttributeValues={
-                    ":start": {"N": repr(not_before)},
-                    ":end": {"N": repr(not_before + span)},
-                    ":expires": expires,
-                },
-            )
-            return not_before
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-        response = self._ddb.update_item(
-            TableName=self.table,
-            Key=key,
-            UpdateExpression="SET next_slot = next_slot + :span, expires_at = :expires",
-            ExpressionAttributeValues={":span": {"N": repr(span)}, ":expires": expires},
-            ReturnValues="UPDATED_OLD",
-        )
-        return max(not_before, float(response["Attributes"]["next_slot"]["N"]))
+        values = {
+            ":start": {"N": repr(not_before)},
+            ":expires": {"N": str(int(self._clock()) + SCHEDULE_RETENTION_SECONDS)},
+        }
+        while True:
+            try:  # a busy user: the schedule goes on from its end
+                response = self._ddb.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="SET next_slot = next_slot + :span, expires_at = :expires",
+                    ConditionExpression="next_slot >= :start",
+                    ExpressionAttributeValues={**values, ":span": {"N": repr(span)}},
+                    ReturnValues="UPDATED_OLD",
+                )
+                return float(response["Attributes"]["next_slot"]["N"])
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+            try:  # an idle one: it starts again from `not_before`
+                self._ddb.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="SET next_slot = :end, expires_at = :expires",
+                    ConditionExpression="attribute_not_exists(next_slot) OR next_slot < :start",
+                    ExpressionAttributeValues={**values, ":end": {"N": repr(not_before + span)}},
+                )
+                return not_before
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
