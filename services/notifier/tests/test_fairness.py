@@ -15,10 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from snapinfra_notifier.adapters.tasks import task_envelope
 from snapinfra_notifier.bootstrap import build_delivery_handler, build_handlers
 from snapinfra_notifier.fairness import Pacing, UserShares
+from snapinfra_notifier.handlers import deliver
 from snapinfra_shared.catalog import CodeGenerationStarted
-from snapinfra_shared.consumer import Consumer, ConsumerOptions
+from snapinfra_shared.consumer import Consumer, ConsumerOptions, Delivery, RetryAfter, parse_body
 from snapinfra_shared.events import Envelope, new_event
 from snapinfra_shared.runtime import Dispatcher
 
@@ -193,3 +195,29 @@ def queued(notifier) -> int:
     ]
     found = notifier.stack.clients.sqs.get_queue_attributes(QueueUrl=notifier.delivery_url, AttributeNames=names)
     return sum(int(v) for v in found["Attributes"].values())
+
+
+def test_a_long_deferred_delivery_is_sent_again_as_a_fresh_message(stack, make_notifier):
+    notifier = make_notifier()
+    deps = dataclasses.replace(notifier.deps, shares=UserShares(1))
+    task = task_envelope("n-1", "dee", "c1")
+    with deps.shares.hold("dee"):  # the user's one share is in use
+        with pytest.raises(RetryAfter):
+            deliver(task, Delivery("m", 1, 25), deps=deps)  # early on: the message itself waits
+        deliver(task, Delivery("m", 12, 25), deps=deps)  # half its receives used: this copy may go
+    again: list[dict] = []
+
+    def receive() -> bool:
+        again.extend(
+            notifier.stack.clients.sqs.receive_message(
+                QueueUrl=notifier.delivery_url, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+            ).get("Messages", [])
+        )
+        return bool(again)
+
+    wait_for(receive, 30, "the deferred task came back")
+    (message,) = again
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+    copy = parse_body(message["Body"])
+    assert (copy.data["notification_id"], copy.user_id) == ("n-1", "dee")
+    assert copy.data["due_at"] > time.time() - 60  # a slot on the user's schedule, not the original's 0
