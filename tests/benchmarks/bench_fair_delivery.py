@@ -63,11 +63,14 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+def wait_for(condition: Callable[[], bool], timeout: float, progress: Callable[[], str] | None = None) -> bool:
+    deadline, shown = time.monotonic() + timeout, time.monotonic()
     while not condition():
         if time.monotonic() > deadline:
             return False
+        if progress and time.monotonic() - shown > 15:
+            print(progress(), file=sys.stderr, flush=True)
+            shown = time.monotonic()
         time.sleep(0.2)
     return True
 
@@ -142,13 +145,22 @@ def main() -> None:
             started = time.monotonic()
             for _ in range(events):
                 job_started("flood")
-            if not wait_for(lambda: depth(events_url) == 0, 600):
-                sys.exit("the flooding user's events were not fanned out in 600 s")
+
+            def progress() -> str:
+                names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                names.append("ApproximateNumberOfMessagesDelayed")
+                found = sqs.get_queue_attributes(QueueUrl=deliveries_url, AttributeNames=names)["Attributes"]
+                visible, held, delayed = (found[n] for n in names)
+                queues = f"events queued {depth(events_url)}, deliveries visible/held/delayed {visible}/{held}/{delayed}"
+                return f"{queues}, delivered {len(flood.arrivals)}"
+
+            if not wait_for(lambda: depth(events_url) == 0, 1800, progress):
+                sys.exit("the flooding user's events were not fanned out in 1800 s")
             fanned = time.monotonic() - started
             queued, delivered = depth(deliveries_url), len(flood.arrivals)
             sent = time.monotonic()
             job_started("quiet")
-            arrived = wait_for(lambda: bool(quiet.arrivals), args.timeout)
+            arrived = wait_for(lambda: bool(quiet.arrivals), args.timeout, progress)
             waited = (quiet.arrivals[0] if arrived else time.monotonic()) - sent
             during = len(flood.arrivals) - delivered
         finally:

@@ -49,6 +49,7 @@ from snapinfra_shared.publisher import Publisher
 log = logging.getLogger(__name__)
 NOTIFICATION_NAMESPACE = uuid.UUID("6f1c3a52-3f7e-4b7a-9a53-6e0f1d2b8c41")
 DEFER_SECONDS = 1.0  # a deferred delivery waits at least this (and up to twice this, jittered)
+NOT_DUE_RECEIVES = 2  # receives a task may spend arriving before its slot (SQS delays up to 15 min)
 
 
 class NotYetKnown(NotYet):
@@ -70,7 +71,7 @@ class Dependencies:
     lease_seconds: int
     download_link_expiry_seconds: int
     clock: Callable[[], float] = time.time
-    pacing: Pacing = field(default_factory=lambda: Pacing(rate=10.0, burst=30))
+    pacing: Pacing = field(default_factory=lambda: Pacing(rate=2.0, burst=30))
     shares: UserShares = field(default_factory=lambda: UserShares(3))
 
 
@@ -239,12 +240,16 @@ def _fan_out(deps: Dependencies, event: Envelope, kind: str, subscriptions: list
     log.info("notifications queued", extra={"kind": kind, "count": len(tasks), "matched": len(subscriptions)})
 
 
-def _slots(deps: Dependencies, user_id: str, count: int, now: float, not_before: float | None = None) -> list[float]:
-    """When each of `count` deliveries of the user's subscriptions is due: the user's next slots."""
-    interval = max(deps.pacing.interval, deps.shares.spacing(user_id))
-    start = deps.pacing.credit_from(now) if not_before is None else not_before
-    first = deps.store.reserve_slots(user_id, count, not_before=start, interval=interval)
+def _slots(deps: Dependencies, user_id: str, count: int, now: float) -> list[float]:
+    """When each of `count` new deliveries of the user's subscriptions is due: the user's next slots."""
+    interval = _spacing(deps, user_id)
+    first = deps.store.reserve_slots(user_id, count, not_before=deps.pacing.credit_from(now), interval=interval)
     return [first + i * interval for i in range(count)]
+
+
+def _spacing(deps: Dependencies, user_id: str) -> float:
+    """Seconds between a user's slots: the pace allowed, or slower if the user's attempts are slower."""
+    return max(deps.pacing.interval, deps.shares.spacing(user_id))
 
 
 # -- delivery --------------------------------------------------------------------------------
@@ -272,11 +277,14 @@ def deliver(task: Envelope, delivery: Delivery, *, deps: Dependencies) -> None:
 
 
 def _defer(deps: Dependencies, task: Envelope, delivery: Delivery, now: float) -> None:
-    """Come back at the user's next slot, after the user's deliveries already scheduled. Long deferred,
-    the task is sent again as a new message, so that waiting never uses up its receives."""
-    due = _slots(deps, task.user_id, 1, now, not_before=now + DEFER_SECONDS * (1 + random.random()))[0]  # noqa: S311 (a jitter)
+    """Come back later, spread after the user's other deferred deliveries (in this worker). The message
+    itself waits while it has receives to spare for every attempt the retry schedule may still make;
+    after that it is sent again as a new message, so that waiting never dead-letters a delivery."""
+    earliest = now + DEFER_SECONDS * (1 + random.random())  # noqa: S311 (a jitter)
+    due = deps.shares.defer(task.user_id, earliest, _spacing(deps, task.user_id))
     log.info("delivery deferred: its user's share of attempts is in use", extra={"retry_in_seconds": due - now})
-    if delivery.receive_count < delivery.max_receive_count // 2:
+    attempts_left = len(deps.retry_schedule) + 1  # at most: each attempt is a receive
+    if delivery.receive_count + attempts_left + NOT_DUE_RECEIVES < delivery.max_receive_count:
         raise RetryAfter(math.ceil(due - now), "the user's share of attempts is in use")
     notification = str(task.data.get("notification_id", ""))
     deps.queue.enqueue([task_envelope(notification, task.user_id, task.correlation_id, due_at=due)], now)

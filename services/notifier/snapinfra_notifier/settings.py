@@ -33,7 +33,7 @@ class NotifierSettings(WorkerSettings):
     download_link_expiry_seconds: int = Field(default=3 * 24 * 3600, ge=60, le=7 * 24 * 3600)
     delivery_lease_seconds: int = Field(default=120, ge=10, description="how long one attempt may hold a delivery")
     delivery_user_rate: float = Field(
-        default=10.0,
+        default=2.0,
         gt=0,
         le=1000,
         description="deliveries of one user that become due per second once its burst is used; the rest wait "

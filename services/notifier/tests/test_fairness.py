@@ -198,13 +198,15 @@ def queued(notifier) -> int:
 
 
 def test_a_long_deferred_delivery_is_sent_again_as_a_fresh_message(stack, make_notifier):
-    notifier = make_notifier()
+    notifier = make_notifier(schedule=(1.0, 1.0))
     deps = dataclasses.replace(notifier.deps, shares=UserShares(1))
     task = task_envelope("n-1", "dee", "c1")
     with deps.shares.hold("dee"):  # the user's one share is in use
         with pytest.raises(RetryAfter):
             deliver(task, Delivery("m", 1, 25), deps=deps)  # early on: the message itself waits
-        deliver(task, Delivery("m", 12, 25), deps=deps)  # half its receives used: this copy may go
+        with pytest.raises(RetryAfter):
+            deliver(task, Delivery("m", 19, 25), deps=deps)  # 6 left: still room for 3 attempts and 2 early
+        deliver(task, Delivery("m", 20, 25), deps=deps)  # 5 receives left, for 3 attempts and 2 early: a copy
     again: list[dict] = []
 
     def receive() -> bool:
