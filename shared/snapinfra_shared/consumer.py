@@ -320,6 +320,8 @@ class Consumer:
                 self._settling.add(message["ReceiptHandle"])
             released.append(_Result(message, "released", "not finished before shutdown"))
         self._in_hand = {}
+        if released:
+            self.shut_down()  # give back what the unfinished handlers hold before their messages reappear
         try:
             self._settle(released)
         except Exception:

@@ -151,7 +151,8 @@ def main() -> None:
                 names.append("ApproximateNumberOfMessagesDelayed")
                 found = sqs.get_queue_attributes(QueueUrl=deliveries_url, AttributeNames=names)["Attributes"]
                 visible, held, delayed = (found[n] for n in names)
-                queues = f"events queued {depth(events_url)}, deliveries visible/held/delayed {visible}/{held}/{delayed}"
+                counts = f"{visible}/{held}/{delayed}"
+                queues = f"events queued {depth(events_url)}, deliveries visible/in flight/delayed {counts}"
                 return f"{queues}, delivered {len(flood.arrivals)}"
 
             if not wait_for(lambda: depth(events_url) == 0, 1800, progress):
