@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from snapinfra_notifier import messages
 from snapinfra_notifier.adapters.channels import Email, EmailSender, SmsSender
 from snapinfra_notifier.adapters.store import Notification, NotificationState, NotifierStore, Subscription
-from snapinfra_notifier.adapters.tasks import DeliveryQueue, due_at, task_envelope
+from snapinfra_notifier.adapters.tasks import DeliveryQueue, check_task, due_at, task_envelope
 from snapinfra_notifier.adapters.webhooks import Refused, WebhookSender
 from snapinfra_notifier.fairness import Pacing, UserShares
 from snapinfra_notifier.filters import wants
@@ -42,7 +42,7 @@ from snapinfra_shared.catalog import (
     SubscriptionDisabled,
     SubscriptionRequested,
 )
-from snapinfra_shared.consumer import Delivery, NotYet, RetryAfter
+from snapinfra_shared.consumer import Delivery, NotYet, PoisonMessage, RetryAfter
 from snapinfra_shared.events import Envelope, new_event
 from snapinfra_shared.publisher import Publisher
 
@@ -266,6 +266,10 @@ class _Attempt:
 def deliver(task: Envelope, delivery: Delivery, *, deps: Dependencies) -> None:
     """One attempt of one notification; a failure is retried at the schedule's next step (RetryAfter).
     Over its user's share of this worker's attempts, it is deferred to the user's next slot."""
+    try:
+        check_task(task)
+    except ValueError as exc:
+        raise PoisonMessage(str(exc)) from exc
     now = deps.clock()
     if due_at(task) > now + 0.5:
         raise RetryAfter(math.ceil(due_at(task) - now), "not due yet")

@@ -356,3 +356,29 @@ def test_a_dead_lettered_message_alerts_the_admin_subscriptions_only(stack, rece
     payload = Webhook(SECRET).verify(admin_hook.requests[0][1], admin_hook.requests[0][0])
     assert payload["kind"] == "system.dead_lettered" and payload["data"]["error"] == "boom"
     assert user_hook.requests == []
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        {"type": "CodeGenerationCompleted", "source": "codegen", "data": {"notification_id": "n-1"}},
+        {"type": "NotificationDue", "source": "notifier", "data": {}},
+        {"type": "NotificationDue", "source": "notifier", "data": {"notification_id": "n-1", "due_at": "soon"}},
+    ],
+    ids=["another-type", "no-notification-id", "due-at-not-a-number"],
+)
+def test_a_stray_envelope_on_the_delivery_queue_goes_to_its_dlq_not_deleted(stack, make_notifier, stray):
+    notifier = make_notifier()
+    envelope = Envelope(
+        id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        correlation_id="c-stray",
+        user_id="user-1",
+        **stray,
+    )
+    sqs = stack.clients.sqs
+    sqs.send_message(QueueUrl=notifier.delivery_url, MessageBody=envelope.model_dump_json())
+    results = notifier.deliveries.poll_once()
+    assert [r.outcome for r in results] == ["poison"]
+    dead = sqs.receive_message(QueueUrl=notifier.deliveries.dlq_url, WaitTimeSeconds=1)["Messages"]
+    assert [Envelope.model_validate_json(m["Body"]).id for m in dead] == [envelope.id]

@@ -30,6 +30,18 @@ def task_envelope(notification_id: str, user_id: str, correlation_id: str, due_a
     )
 
 
+def check_task(task: Envelope) -> None:
+    """Raise ValueError for a message on the delivery queue that is not one of this service's tasks (a
+    stray or forged envelope): it is refused to the DLQ, never taken for a settled delivery and deleted."""
+    if task.type != TASK_TYPE or task.source != "notifier":
+        raise ValueError(f"the delivery queue holds only {TASK_TYPE} tasks of the notifier, not {task.type}")
+    notification = task.data.get("notification_id")
+    if not isinstance(notification, str) or not notification:
+        raise ValueError(f"{TASK_TYPE} without a notification_id")
+    if not isinstance(task.data.get("due_at", 0.0), int | float):
+        raise ValueError(f"{TASK_TYPE} with a due_at that is not a number")
+
+
 def due_at(task: Envelope) -> float:
     value = task.data.get("due_at", 0.0)
     return float(value) if isinstance(value, int | float) else 0.0
