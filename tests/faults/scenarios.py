@@ -261,13 +261,14 @@ class Run:
         statuses = Counter(self.statuses.values())
         row.completed, row.failed = statuses["completed"], statuses["failed"]
         row.stuck = row.accepted - row.completed - row.failed
-        # ZIPs: every version of every .zip under codegen/, per job.
+        # ZIPs: every version of every .zip under codegen/<user>/<job>/ (at any depth: each attempt stores
+        # under a folder of its own), per job.
         zips: Counter[str] = Counter()
         paginator = self.s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self.system.topology.bucket, Prefix="codegen/"):
             for version in page.get("Versions", []):
                 parts = version["Key"].split("/")
-                if len(parts) == 4 and parts[3].endswith(".zip"):
+                if len(parts) >= 4 and parts[-1].endswith(".zip"):
                     zips[parts[2]] += 1
         per_job = [zips[j] for j in self.jobs.values()] or [0]
         row.zips_min, row.zips_max = min(per_job), max(per_job)
