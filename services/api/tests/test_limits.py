@@ -1,4 +1,5 @@
-"""Rate limits (a token bucket per user in the api's table), Idempotency-Key, and size limits."""
+"""Rate limits (a token bucket per user in the api's table, one conditional update per take),
+Idempotency-Key, and size limits."""
 
 from __future__ import annotations
 
@@ -53,21 +54,103 @@ def test_health_routes_are_never_limited(limited):
             assert response.status_code == 200 and "X-RateLimit-Limit" not in response.headers
 
 
-def test_concurrent_takers_never_overdraw_a_bucket(stack):
-    """Twenty threads race for a bucket of five: exactly five win (compare-and-set in DynamoDB)."""
-    buckets = TokenBuckets(stack.clients.dynamodb, stack.topology.tables["api"].name)
-    results, start = [], threading.Barrier(20)
+def _concurrently(count: int, call):
+    """`call()` from `count` threads released at once; their answers."""
+    results, start = [], threading.Barrier(count)
 
-    def take():
+    def run():
         start.wait()
-        results.append(buckets.take("racer#jobs", rate_per_second=0.001, burst=5).allowed)
+        results.append(call())
 
-    threads = [threading.Thread(target=take) for _ in range(20)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(True) == 5 and len(results) == 20
+    assert len(results) == count
+    return results
+
+
+def test_concurrent_takers_never_overdraw_a_bucket(stack, clock):
+    """Thirty threads race for a fresh bucket of ten: exactly ten win, and none fails on the new item."""
+    buckets = TokenBuckets(stack.clients.dynamodb, stack.topology.tables["api"].name, clock)
+    verdicts = _concurrently(30, lambda: buckets.take("racer#jobs", rate_per_second=0.001, burst=10))
+    assert [v.allowed for v in verdicts].count(True) == 10
+    assert sorted(v.remaining for v in verdicts if v.allowed) == list(range(10))
+    assert {v.retry_after for v in verdicts if not v.allowed} == {1000.0}  # one token in 1000 s
+
+
+@pytest.mark.parametrize(("burst", "accepted"), [(1000, 30), (10, 10)])
+def test_concurrent_posts_of_one_user_are_refused_only_past_the_burst(stack, clock, burst, accepted):
+    """Thirty clients of one user POST at once: under a burst of 1000 none is refused (no lost race
+    answers 429); under a burst of 10 exactly ten are accepted."""
+    deps = build_dependencies(api_settings(stack, job_rate_per_minute=1, job_rate_burst=burst), clock=clock)
+    app = create_app(dependencies=deps)
+    answers = _concurrently(30, lambda: As(app.test_client(), "alice").post("/api/code-gen", json=REQUEST))
+    codes = [a.status_code for a in answers]
+    print(f"burst {burst}: {codes.count(429)}/30 answered 429")
+    assert codes.count(202) == accepted and codes.count(429) == 30 - accepted
+    assert len(As(app.test_client(), "alice").get("/api/code-gen?limit=100").json["items"]) == accepted
+    for refused in (a for a in answers if a.status_code == 429):
+        assert refused.headers["Retry-After"] == "60" and refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_a_bucket_refills_at_its_rate_on_the_injected_clock(stack, clock):
+    buckets = TokenBuckets(stack.clients.dynamodb, stack.topology.tables["api"].name, clock)
+
+    def take():
+        return buckets.take("refill#jobs", rate_per_second=0.25, burst=2)  # a token every 4 s
+
+    first, second, third = take(), take(), take()
+    assert (first.allowed, first.remaining, first.reset_after) == (True, 1, 4.0)
+    assert (second.allowed, second.remaining, second.reset_after) == (True, 0, 8.0)
+    assert (third.allowed, third.retry_after, third.reset_after) == (False, 4.0, 8.0)
+    clock.advance(3)
+    early = take()
+    assert (early.allowed, early.retry_after, early.reset_after) == (False, 1.0, 5.0)
+    clock.advance(1)
+    refilled = take()
+    assert (refilled.allowed, refilled.remaining, refilled.reset_after) == (True, 0, 8.0)
+    clock.advance(100)  # long idle: the bucket is full again, never fuller
+    assert [take().allowed for _ in range(3)] == [True, True, False]
+
+
+def test_a_take_costs_no_read_and_an_empty_bucket_one_update(stack, clock):
+    calls: list[str] = []
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    dynamodb = stack.clients.dynamodb
+    dynamodb.meta.events.register("before-call.dynamodb", count)
+    buckets = TokenBuckets(dynamodb, stack.topology.tables["api"].name, clock)
+    taken = []
+    for _ in range(3):
+        calls.clear()
+        taken.append((buckets.take("cost#jobs", rate_per_second=1, burst=2).allowed, list(calls)))
+    dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    assert taken == [
+        (True, ["UpdateItem"]),  # a full bucket: one update
+        (True, ["UpdateItem", "UpdateItem"]),  # a bucket in use: the full bucket's condition fails, then the take
+        (False, ["UpdateItem"]),  # an empty bucket: the item the first condition met says so
+    ]
+
+
+def test_a_bucket_in_the_former_shape_is_taken_over(stack, clock):
+    """Buckets written before (`tokens`, `refilled_at`) start again full rather than failing."""
+    table = stack.topology.tables["api"].name
+    stack.clients.dynamodb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "LIMIT#old#jobs"},
+            "sk": {"S": "LIMIT"},
+            "tokens": {"N": "0"},
+            "refilled_at": {"N": repr(clock())},
+            "expires_at": {"N": str(int(clock()) + 600)},
+        },
+    )
+    verdict = TokenBuckets(stack.clients.dynamodb, table, clock).take("old#jobs", rate_per_second=1, burst=3)
+    assert verdict.allowed and verdict.remaining == 2
 
 
 def test_limits_off_when_the_rate_is_zero(stack):
@@ -180,7 +263,7 @@ def test_deployments_take_from_the_job_bucket(limited):  # the clock stands stil
 
 def test_a_token_taken_by_a_write_botocore_retried_is_taken_once(limited, lost_answers):
     deps, client = limited
-    lost_answers.arm(deps.clients.dynamodb, "UpdateItem")  # the bucket's compare-and-set
+    lost_answers.arm(deps.clients.dynamodb, "UpdateItem")  # the bucket's take
     first = As(client, "alice").post("/api/code-gen", json=REQUEST)
     assert lost_answers.lost == ["UpdateItem"]
     assert first.status_code == 202 and first.headers["X-RateLimit-Remaining"] == "2"  # not two tokens for one

@@ -10,7 +10,6 @@ record as absent because TTL deletion lags.
 from __future__ import annotations
 
 import json
-import math
 import time
 import uuid
 from collections.abc import Callable
@@ -34,59 +33,82 @@ class Verdict:
 
 
 class TokenBuckets:
-    """Token buckets kept in DynamoDB, taken from by compare-and-set: read the bucket, then write its
-    new level on the condition that nobody wrote since (its `refilled_at` is unchanged). Concurrent
-    takers on other threads or instances lose the race and read again; none overdraws the bucket."""
+    """Token buckets kept in DynamoDB as a "theoretical arrival time" (GCRA, as redis-cell keeps them):
+    one number `tat` per bucket, the time at which the bucket is full again. With interval = 1 / rate, a
+    request at `now` may take a token when max(tat, now) + interval <= now + burst * interval, and taking
+    it moves `tat` on by one interval: exactly a bucket of `burst` tokens refilled at `rate`. Each take is
+    one conditional `UpdateItem`, never a read and never a loop of read-then-compare-and-set:
 
-    ATTEMPTS = 8
+    - a full bucket (no `tat`, or `tat` before now): `SET tat = now + interval` on that very condition;
+    - when that condition fails, DynamoDB returns the item it met: a `tat` past `now + (burst - 1) *
+      interval` is an empty bucket, refused at once (`tat` only grows); else `SET tat = tat + interval`
+      on the condition `tat <= now + (burst - 1) * interval`.
+
+    So concurrent takers never lose a race: none is refused while the bucket holds a token, and none
+    overdraws it. Times are whole microseconds, so DynamoDB's arithmetic and this code's agree exactly.
+    Each take writes an id of its own, so botocore's retry of a take that was applied (its answer lost)
+    meets its own write and takes no second token."""
+
+    MICROS = 1_000_000
+    ATTEMPTS = 3  # a bucket deleted (expired) between the two updates starts over; never more
 
     def __init__(self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time):
         self._ddb, self._table, self._clock = dynamodb, table, clock
 
     def take(self, key: str, *, rate_per_second: float, burst: int) -> Verdict:
         item_key = {"pk": {"S": f"LIMIT#{key}"}, "sk": {"S": "LIMIT"}}
+        now = round(self._clock() * self.MICROS)
+        interval = max(1, round(self.MICROS / rate_per_second))
+        limit = now + (burst - 1) * interval  # the latest `tat` that still leaves a token at `now`
+        common = {
+            # `tat` never passes now + burst * interval; the item matters until then
+            ":expires": {"N": str(-(-(now + burst * interval) // self.MICROS) + 60)},
+            ":taker": {"S": str(uuid.uuid4())},  # tells this take from an identical one of another request
+        }
         for _ in range(self.ATTEMPTS):
-            item = self._ddb.get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
-            now = self._clock()
-            if item is None:
-                level, previous = float(burst), None
-            else:
-                previous = item["refilled_at"]["N"]
-                elapsed = max(0.0, now - float(previous))
-                level = min(float(burst), float(item["tokens"]["N"]) + elapsed * rate_per_second)
-            if level < 1:
-                return Verdict(False, burst, 0, (1 - level) / rate_per_second, (burst - level) / rate_per_second)
-            left = level - 1
-            condition = "attribute_not_exists(pk)" if previous is None else "refilled_at = :previous"
-            values: dict[str, Any] = {
-                ":tokens": {"N": repr(left)},
-                ":now": {"N": repr(now)},
-                ":expires": {"N": str(int(now + (burst - left) / rate_per_second) + 60)},
-                ":taker": {"S": str(uuid.uuid4())},  # tells this take from an identical one of another request
-            }
-            if previous is not None:
-                values[":previous"] = {"N": previous}
-            try:
-                self._ddb.update_item(
-                    TableName=self._table,
-                    Key=item_key,
-                    UpdateExpression=(
-                        "SET tokens = :tokens, refilled_at = :now, expires_at = :expires, taken_by = :taker"
-                    ),
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                    **ALL_OLD,
+            applied, item = self._update(
+                item_key,
+                "SET tat = :tat, expires_at = :expires, taken_by = :taker",
+                "attribute_not_exists(tat) OR tat < :now",
+                {**common, ":tat": {"N": str(now + interval)}, ":now": {"N": str(now)}},
+            )
+            if not applied and "tat" in item and int(item["tat"]["N"]) <= limit:
+                applied, item = self._update(
+                    item_key,
+                    "SET tat = tat + :interval, expires_at = :expires, taken_by = :taker",
+                    "tat <= :limit AND taken_by <> :taker",
+                    {**common, ":interval": {"N": str(interval)}, ":limit": {"N": str(limit)}},
                 )
-            except ClientError as exc:
-                found = item_that_failed(exc)
-                if found is None:
-                    raise
-                if not holds(found, {"taken_by": values[":taker"]}, ["taken_by"]):
-                    continue  # another request took from this bucket meanwhile: read it again
-                # else botocore retried this very take after it was applied: the token is ours
-            return Verdict(True, burst, math.floor(left), 0.0, (burst - left) / rate_per_second)
-        # Lost every race: the bucket is being drained right now, so this request waits too.
-        return Verdict(False, burst, 0, 1.0, float(burst) / rate_per_second)
+            tat = int(item["tat"]["N"]) if "tat" in item else None
+            if applied and tat is not None:
+                remaining = (burst * interval - (tat - now)) // interval
+                return Verdict(True, burst, max(0, remaining), 0.0, (tat - now) / self.MICROS)
+            if tat is not None and tat > limit:
+                return Verdict(False, burst, 0, (tat - limit) / self.MICROS, (tat - now) / self.MICROS)
+            # else the bucket expired between the two updates: start over
+        return Verdict(False, burst, 0, interval / self.MICROS, burst * interval / self.MICROS)
+
+    def _update(
+        self, item_key: dict[str, Any], update: str, condition: str, values: dict[str, Any]
+    ) -> tuple[bool, dict[str, Any]]:
+        """(True, the attributes written) when this take applied, even on botocore's retry of it after
+        its answer was lost; else (False, the item the condition met: {} when there is none)."""
+        try:
+            answer = self._ddb.update_item(
+                TableName=self._table,
+                Key=item_key,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                **ALL_OLD,
+            )
+        except ClientError as exc:
+            found = item_that_failed(exc)
+            if found is None:
+                raise
+            return holds(found, {"taken_by": values[":taker"]}, ["taken_by"]), found
+        return True, dict(answer["Attributes"])
 
 
 class SlidingWindows:
