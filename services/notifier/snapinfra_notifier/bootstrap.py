@@ -47,7 +47,9 @@ def build_dependencies(
         )
 
     return Dependencies(
-        store=NotifierStore(clients.dynamodb, resources.table, clock),
+        store=NotifierStore(
+            clients.dynamodb, resources.table, clock, subscription_cache_seconds=settings.subscription_cache_seconds
+        ),
         publisher=Publisher(clients.sns, resources.topic_arn),
         queue=DeliveryQueue(clients.sqs, delivery_queue_url),
         emails=EmailSender(clients.client("ses"), settings.email_sender),

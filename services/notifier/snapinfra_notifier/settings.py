@@ -50,6 +50,15 @@ class NotifierSettings(WorkerSettings):
         "next slot (not an attempt), so slow receivers of one user never hold every delivery thread",
     )
 
+    subscription_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="how long a user's subscriptions, once queried for an event, serve that user's next events "
+        "(0: query for each event); this task's own subscription changes drop them at once, so this bounds "
+        "how late a change handled by another notifier task is seen",
+    )
+
     @field_validator("retry_schedule_seconds", "webhook_allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

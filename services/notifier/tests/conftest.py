@@ -18,6 +18,7 @@ from snapinfra_notifier.adapters.tasks import DeliveryQueue
 from snapinfra_notifier.adapters.webhooks import AllowList, WebhookSender
 from snapinfra_notifier.bootstrap import build_delivery_handler, build_handlers
 from snapinfra_notifier.handlers import Dependencies
+from snapinfra_notifier.settings import NotifierSettings
 from snapinfra_shared.catalog import SubscriptionFilters, SubscriptionRequested
 from snapinfra_shared.consumer import Consumer, ConsumerOptions, Delivery, parse_body
 from snapinfra_shared.events import Envelope, new_event
@@ -27,6 +28,7 @@ from snapinfra_shared.runtime import Dispatcher
 
 SENDER = "notifications@example.com"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+CACHE_SECONDS = NotifierSettings.model_fields["subscription_cache_seconds"].default  # as deployed
 
 
 class Receiver:
@@ -93,7 +95,16 @@ class Notifier:
     """The notifier's handlers and its delivery consumer, wired to a provisioned stack. With a `clock`, the
     notifier measures time by it and the delivery queue waits for nothing (DelaysOnTestTime)."""
 
-    def __init__(self, stack, *, schedule=(1.0, 1.0), disable_after=86400.0, allow=("127.0.0.1",), clock=None):
+    def __init__(
+        self,
+        stack,
+        *,
+        schedule=(1.0, 1.0),
+        disable_after=86400.0,
+        allow=("127.0.0.1",),
+        clock=None,
+        cache=CACHE_SECONDS,
+    ):
         clients = stack.clients
         verify_email_sender(clients, SENDER)
         work = stack.topology.work_queues["notifier"]
@@ -103,7 +114,9 @@ class Notifier:
         self.clock = clock
         on_clock = {"clock": clock} if clock is not None else {}
         self.deps = Dependencies(
-            store=NotifierStore(clients.dynamodb, stack.topology.tables["notifier"].name, **on_clock),
+            store=NotifierStore(
+                clients.dynamodb, stack.topology.tables["notifier"].name, **on_clock, subscription_cache_seconds=cache
+            ),
             publisher=Publisher(clients.sns, stack.provisioned["topics"]["notifier"]),
             queue=DeliveryQueue(clients.sqs, self.delivery_url),
             emails=EmailSender(clients.client("ses"), SENDER),

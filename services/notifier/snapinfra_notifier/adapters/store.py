@@ -13,10 +13,13 @@ Keys:
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
@@ -120,14 +123,78 @@ def _notification(item: dict[str, Any]) -> Notification:
     )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _writes_subscriptions(method: F) -> F:
+    """A store method that writes a subscription of the user it is given (a user id or the subscription):
+    once written (or failed, perhaps written), that user's cached subscriptions go."""
+
+    @functools.wraps(method)
+    def writing(self: NotifierStore, of: Subscription | str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, of, *args, **kwargs)
+        finally:
+            self.subscription_cache.invalidate(of.user_id if isinstance(of, Subscription) else of)
+
+    return cast(F, writing)
+
+
+class SubscriptionCache:
+    """Each user's subscriptions as last queried, kept `seconds` on `clock` (0: not kept). The store drops a
+    user's entry whenever this process writes one of that user's subscriptions; the time limit is the
+    backstop for writes made by other notifier tasks. A query that began before such a write is not kept."""
+
+    MAX_USERS = 10_000
+
+    def __init__(self, seconds: float, clock: Callable[[], float]):
+        self._seconds, self._clock = seconds, clock
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, list[Subscription]]] = {}
+        self._writes = 0  # how many invalidations so far: a query that saw one begin after it is stale
+
+    def get(self, user_id: str) -> tuple[list[Subscription] | None, int]:
+        """The user's cached subscriptions (None: query them) and the mark to `put` the answer with."""
+        with self._lock:
+            entry = self._entries.get(user_id)
+            if entry is not None and entry[0] > self._clock():
+                return list(entry[1]), self._writes
+            return None, self._writes
+
+    def put(self, user_id: str, subscriptions: list[Subscription], mark: int) -> None:
+        if self._seconds <= 0:
+            return
+        with self._lock:
+            if mark != self._writes:
+                return  # a subscription was written while the query ran: it may not show it
+            now = self._clock()
+            if len(self._entries) >= self.MAX_USERS:
+                self._entries = {user: e for user, e in self._entries.items() if e[0] > now}
+                while len(self._entries) >= self.MAX_USERS:
+                    del self._entries[next(iter(self._entries))]
+            self._entries[user_id] = (now + self._seconds, list(subscriptions))
+
+    def invalidate(self, user_id: str) -> None:
+        with self._lock:
+            self._writes += 1
+            self._entries.pop(user_id, None)
+
+
 class NotifierStore:
-    def __init__(self, dynamodb: Any, table: str, clock: Any = time.time):
+    """`subscription_cache_seconds`: how long a user's subscriptions, as queried for an event, serve the
+    next events of that user (see SubscriptionCache)."""
+
+    def __init__(
+        self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time, subscription_cache_seconds: float = 0
+    ):
         self._ddb = dynamodb
         self.table = table
         self._clock = clock
+        self.subscription_cache = SubscriptionCache(subscription_cache_seconds, clock)
 
     # -- subscriptions ----------------------------------------------------------------------
 
+    @_writes_subscriptions
     def add_subscription(self, sub: Subscription) -> bool:
         """False when it is already there (a redelivery) or was cancelled before it arrived."""
         item: dict[str, Any] = {
@@ -160,6 +227,7 @@ class NotifierStore:
         ).get("Item")
         return _subscription(item) if item else None
 
+    @_writes_subscriptions
     def mark_confirmation_sent(self, user_id: str, subscription_id: str) -> None:
         self._ddb.update_item(
             TableName=self.table,
@@ -168,6 +236,7 @@ class NotifierStore:
             ExpressionAttributeValues={":yes": {"BOOL": True}},
         )
 
+    @_writes_subscriptions
     def mark_code_sent(self, user_id: str, subscription_id: str, issued_at: float) -> None:
         """Remember the newest code texted, so a redelivered or older one is not sent again."""
         self._ddb.update_item(
@@ -178,6 +247,7 @@ class NotifierStore:
             ExpressionAttributeValues={":at": {"N": repr(issued_at)}},
         )
 
+    @_writes_subscriptions
     def move_subscription(
         self, user_id: str, subscription_id: str, to: SubscriptionStatus, *, when: tuple[SubscriptionStatus, ...]
     ) -> bool:
@@ -198,6 +268,7 @@ class NotifierStore:
                 return False
             raise
 
+    @_writes_subscriptions
     def cancel_subscription(self, user_id: str, subscription_id: str) -> None:
         """A tombstone, written whether or not the subscription arrived yet, so a late request stays cancelled."""
         self._ddb.update_item(
@@ -212,10 +283,16 @@ class NotifierStore:
         )
 
     def subscriptions_of(self, user_id: str) -> list[Subscription]:
-        return self._query(
+        """The user's subscriptions, from the cache while it holds them (see SubscriptionCache)."""
+        cached, mark = self.subscription_cache.get(user_id)
+        if cached is not None:
+            return cached
+        found = self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "SUB#"}},
         )
+        self.subscription_cache.put(user_id, found, mark)
+        return found
 
     def admin_subscriptions(self) -> list[Subscription]:
         return self._query(
@@ -231,6 +308,7 @@ class NotifierStore:
             found += [_subscription(item) for item in page.get("Items", [])]
         return found
 
+    @_writes_subscriptions
     def record_failure(self, user_id: str, subscription_id: str, now: float) -> float:
         """Note a failed attempt; returns since when the subscription has failed without a success."""
         response = self._ddb.update_item(
@@ -242,6 +320,7 @@ class NotifierStore:
         )
         return float(response["Attributes"]["failing_since"]["N"])
 
+    @_writes_subscriptions
     def record_success(self, user_id: str, subscription_id: str) -> None:
         self._ddb.update_item(
             TableName=self.table, Key=_sub_key(user_id, subscription_id), UpdateExpression="REMOVE failing_since"
