@@ -51,7 +51,11 @@ def eventually(check, timeout: float = 60.0):
 
 
 def store(system: RunningSystem) -> dict:
-    return requests.get(f"{system.aws}/moto-api/data.json", timeout=30).json()
+    """What the embedded AWS keeps (sent emails and texts). moto builds this dump by walking every backend
+    while the services keep writing, and it can fail on a model changed under it (a 500): such an answer
+    counts as nothing found yet, and the caller's `eventually` asks again."""
+    answer = requests.get(f"{system.aws}/moto-api/data.json", timeout=30)
+    return answer.json() if answer.status_code == 200 else {}
 
 
 def emails(system: RunningSystem, to: str) -> list[dict]:
