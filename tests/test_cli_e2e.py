@@ -133,8 +133,10 @@ def test_deploy_an_infra_generation_and_destroy_it_told_by_webhook(system, tmp_p
             system, "codegen", "create", "--type", "infra", "--prompt", "Track spaceships and pilots",
             "--project-id", "cli-infra", "--output", str(tmp_path / "infra.zip"), user="cli-deployer",
         )  # fmt: skip
-        # Each status line comes only from the job's event stream (SSE), never from polling.
-        assert created.exit_code == 0 and "\n  completed\n" in created.stdout, created.output
+        # Each status line comes only from the job's event stream (SSE), never from polling; the live display
+        # and the status lines it keeps go to stderr, the result to stdout.
+        assert created.exit_code == 0 and "  completed" in created.stderr.splitlines(), created.output
+        assert "completed: " in created.stdout, created.stdout
         [job] = json_of(system, "codegen", "list", "--project-id", "cli-infra")
         deployed = json_of(system, "deploy", "create", "--codegen-id", job["id"], "--environment", "staging", "--wait")
         assert deployed["status"] == "deployed" and deployed["codeGenId"] == job["id"], deployed

@@ -61,10 +61,17 @@ def run_the_guide_flow(system: RunningSystem) -> None:
     listed = requests.get(f"{api}/api/code-gen?projectId=project-123", headers=HEADERS, timeout=30).json()
     assert [j["id"] for j in listed["items"]] == [job["id"]]
 
-    # The correlation id travelled from the request through the events to every worker's log lines.
+    # The correlation id travelled from the request through the events to every worker's log lines. The
+    # notifier handles the job's events on its own time (on a loaded machine it may still be starting).
     for service in ("codegen", "notifier"):
-        lines = [line for line in system.logs().splitlines() if f" {service} " in line.split("|")[0]]
-        assert any('"correlation_id": "e2e-1"' in line for line in lines), service
+        deadline = time.monotonic() + 60
+        while not any(
+            '"correlation_id": "e2e-1"' in line
+            for line in system.logs().splitlines()
+            if f" {service} " in line.split("|")[0]
+        ):
+            assert time.monotonic() < deadline, f"{service} logged nothing of the request e2e-1"
+            time.sleep(0.3)
 
     assert requests.delete(f"{api}/api/code-gen/{job['id']}", headers=HEADERS, timeout=30).status_code == 204
     s3 = boto3.client(
