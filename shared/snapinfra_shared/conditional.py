@@ -42,3 +42,13 @@ def cancelled_item(exc: ClientError, index: int) -> dict[str, Any] | None:
 def holds(item: Mapping[str, Any] | None, written: Mapping[str, Any], names: Iterable[str]) -> bool:
     """`item` has what `written` has under each of `names` (absent from both counts as the same)."""
     return item is not None and all(item.get(name) == written.get(name) for name in names)
+
+
+def put_new(dynamodb: Any, table: str, item: Mapping[str, Any], created: Iterable[str]) -> None:
+    """Create `item` under a key that must be free. A retried put that meets the item it wrote itself (the
+    same values under each of `created`, the fields nothing changes later) succeeded; any other raises."""
+    try:
+        dynamodb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD)
+    except ClientError as exc:
+        if not holds(item_that_failed(exc), item, created):
+            raise

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from snapinfra_api.adapters.table import decode_cursor, encode_cursor, outbox_attributes
 from snapinfra_api.domain.deployments import Deployment, DeploymentStatus, Step, status_rank
-from snapinfra_shared.conditional import ALL_OLD, holds, item_that_failed
+from snapinfra_shared.conditional import ALL_OLD, holds, item_that_failed, put_new
 from snapinfra_shared.events import Envelope
 
 SK_PREFIX = "DEPLOYMENT#"
@@ -161,13 +161,7 @@ class DeploymentRepository:
     def add(self, deployment: Deployment, event: Envelope) -> None:
         """A retried write that meets the deployment it wrote itself succeeded; any other raises."""
         item = {**_item(deployment), **outbox_attributes(event)}
-        try:
-            self._ddb.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD
-            )
-        except ClientError as exc:
-            if not holds(item_that_failed(exc), item, _CREATED):
-                raise
+        put_new(self._ddb, self.table, item, _CREATED)
 
     def request_destroy(self, deployment: Deployment, event: Envelope, attempt: int, at: datetime) -> bool:
         """Move to `destroying` (attempt n) with its event; False if the deployment moved meanwhile."""

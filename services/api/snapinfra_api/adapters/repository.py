@@ -29,7 +29,7 @@ from snapinfra_api.adapters.table import (
 )
 from snapinfra_api.domain.jobs import STATUS_RANK, CodeGenJob, Status
 from snapinfra_shared.catalog import Artifact
-from snapinfra_shared.conditional import ALL_OLD, cancelled_item, holds, item_that_failed
+from snapinfra_shared.conditional import cancelled_item, put_new
 from snapinfra_shared.events import Envelope
 from snapinfra_shared.spec import ProjectSpec
 
@@ -128,13 +128,7 @@ class JobRepository:
         """The job and its event in one item, so one write accepts both. A retried write that meets the
         job it wrote itself succeeded; any other job under this key is a conflict and raises."""
         item = {**_job_item(job), **outbox_attributes(event)}
-        try:
-            self._ddb.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)", **ALL_OLD
-            )
-        except ClientError as exc:
-            if not holds(item_that_failed(exc), item, _CREATED):
-                raise
+        put_new(self._ddb, self.table, item, _CREATED)
 
     def remove(self, user_id: str, job_id: str, event: Envelope) -> bool:
         """False when there is no such job of this user."""
