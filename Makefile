@@ -41,7 +41,7 @@ bench: setup  ## measure throughput, latency and AWS calls per job on the runnin
 faults: setup  ## the fault suite (issue 13): kills, stalls, duplicates, poison; 300 jobs a scenario (FAULTS_ARGS="--jobs 40")
 	$(UV) run python -m tests.faults $(FAULTS_ARGS)
 
-docs: setup  ## regenerate docs/events.md from the event catalog
+docs: setup  ## regenerate docs/events.md (event catalog) and docs/settings.md (settings classes)
 	$(UV) run python -m snapinfra_shared.docs --write
 
 synth: setup  ## write the CloudFormation templates of the CDK app to infra/cdk.out (needs Node.js)

@@ -1,26 +1,39 @@
-"""`python -m snapinfra_shared.docs --check|--write`: docs/events.md is generated from the catalog."""
+"""`python -m snapinfra_shared.docs --check|--write`: the generated reference pages, docs/events.md from the
+event catalog and docs/settings.md from the services' settings classes."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from snapinfra_shared.catalog import markdown_table
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _settings() -> str:
+    from snapinfra_shared.local.reference import markdown  # the dev tooling, which knows the services
+
+    return markdown()
+
+
+PAGES: dict[str, Callable[[], str]] = {"events.md": markdown_table, "settings.md": _settings}
 
 
 def main(argv: list[str]) -> int:
-    expected = markdown_table()
-    if "--write" in argv:
-        DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(expected)
-        print(f"wrote {DOC}")
-        return 0
-    if not DOC.exists() or DOC.read_text() != expected:
-        print(f"{DOC} is stale: run `make docs`", file=sys.stderr)
-        return 1
-    return 0
+    stale = []
+    for name, render in PAGES.items():
+        page, expected = DOCS / name, render()
+        if "--write" in argv:
+            DOCS.mkdir(exist_ok=True)
+            page.write_text(expected)
+            print(f"wrote {page}")
+        elif not page.exists() or page.read_text() != expected:
+            stale.append(name)
+    for name in stale:
+        print(f"{DOCS / name} is stale: run `make docs`", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -31,10 +31,16 @@ class ServiceSettings(BaseSettings):
 
     prefix: str = Field(default="snapinfra", pattern=r"^[a-z][a-z0-9-]{1,40}$", description="resource name prefix")
     bucket: str | None = Field(default=None, description="the bucket; default '<prefix>-storage'")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="the lowest level logged"
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one object per line (containers); text: for a terminal (make dev)"
+    )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus metrics port; 0 disables")
-    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="how S3 URLs name the bucket (path for emulators that need it)"
+    )
     aws_max_attempts: int = Field(default=5, ge=1, le=20, description="botocore standard-mode retries")
     startup_timeout_seconds: float = Field(default=60.0, ge=0, description="wait this long for own resources")
 
@@ -53,10 +59,10 @@ class WorkerSettings(ServiceSettings):
     """How a service consumes its queue."""
 
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long polling")
-    batch_size: int = Field(default=10, ge=1, le=10)
+    batch_size: int = Field(default=10, ge=1, le=10, description="messages asked for per receive")
     concurrency: int = Field(default=10, ge=1, le=64, description="messages of a batch handled at once")
     retry_base_seconds: float = Field(default=2.0, gt=0, description="first backoff after a failure")
-    retry_max_seconds: float = Field(default=300.0, gt=0, le=43200)
+    retry_max_seconds: float = Field(default=300.0, gt=0, le=43200, description="longest backoff after a failure")
     shutdown_grace_seconds: float = Field(default=25.0, ge=0, description="SIGTERM: finish in-flight work")
     visibility_timeout_seconds: int | None = Field(
         default=None,

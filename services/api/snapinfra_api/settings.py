@@ -17,18 +17,20 @@ class ApiSettings(WorkerSettings):
     dev_admin_users: list[str] = Field(
         default_factory=lambda: ["admin"], description="dev mode: the x-dev-user-id values with admin rights"
     )
-    jwt_jwks_url: str | None = None
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    jwt_jwks_url: str | None = Field(default=None, description="jwt mode: where the signing keys are published")
+    jwt_issuer: str | None = Field(default=None, description="jwt mode: the required `iss` claim")
+    jwt_audience: str | None = Field(default=None, description="jwt mode: the required `aud` claim")
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256"], description="jwt mode: the signature algorithms accepted"
+    )
     jwt_admin_claim: str = Field(
         default="groups",
         description="the claim that grants admin rights: a list or a space-separated string (groups, scope, "
         "cognito:groups, or a dotted path such as realm_access.roles)",
     )
     jwt_admin_value: str = Field(default="snapinfra-admin", min_length=1, description="the value that means admin")
-    presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600, description="lifetime of a download URL")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="the largest request body; larger gets 413")
     max_json_depth: int = Field(
         default=32,
         ge=1,
@@ -38,8 +40,8 @@ class ApiSettings(WorkerSettings):
     outbox_grace_seconds: float = Field(
         default=60.0, ge=0, description="how long an event may go unconfirmed before the relay republishes it"
     )
-    outbox_interval_seconds: float = Field(default=5.0, gt=0)
-    http_threads: int = Field(default=16, ge=1, le=256)
+    outbox_interval_seconds: float = Field(default=5.0, gt=0, description="how often the outbox relay looks")
+    http_threads: int = Field(default=16, ge=1, le=256, description="requests served at once")
     job_rate_per_minute: float = Field(
         default=30.0, ge=0, description="tokens a user's job-creation bucket gains per minute; 0 turns limits off"
     )

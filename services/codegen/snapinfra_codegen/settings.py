@@ -12,13 +12,15 @@ class CodegenSettings(WorkerSettings):
         default="templated", description="templated: deterministic and offline; openai/bedrock: an LLM"
     )
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://host/v1")
-    llm_api_key: SecretStr | None = None
-    llm_model: str = "gpt-4o-mini"
-    llm_timeout_seconds: float = Field(default=120.0, gt=0)
-    bedrock_model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-    max_files: int = Field(default=200, ge=1)
-    max_total_bytes: int = Field(default=5_000_000, ge=1)
-    max_file_bytes: int = Field(default=1_000_000, ge=1)
+    llm_api_key: SecretStr | None = Field(default=None, description="openai: the API key (never logged)")
+    llm_model: str = Field(default="gpt-4o-mini", description="openai: the model asked")
+    llm_timeout_seconds: float = Field(default=120.0, gt=0, description="openai and bedrock: one call's time limit")
+    bedrock_model_id: str = Field(
+        default="anthropic.claude-3-5-sonnet-20240620-v1:0", description="bedrock: the model asked"
+    )
+    max_files: int = Field(default=200, ge=1, description="a generated project with more files fails")
+    max_total_bytes: int = Field(default=5_000_000, ge=1, description="a generated project larger than this fails")
+    max_file_bytes: int = Field(default=1_000_000, ge=1, description="a generated file larger than this fails")
     lease_seconds: int = Field(
         default=60,
         ge=10,

@@ -18,7 +18,7 @@ class NotifierSettings(WorkerSettings):
     public_base_url: HttpUrl = Field(
         default=HttpUrl("http://127.0.0.1:5000"), description="the api as users reach it: confirmation and job links"
     )
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="one webhook call's time limit")
     retry_schedule_seconds: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
         description="wait before each retry of a failed delivery; after the last, the delivery has failed",
@@ -30,7 +30,12 @@ class NotifierSettings(WorkerSettings):
         default_factory=list,
         description="host names, addresses or networks (CIDR) a webhook may reach though private or loopback",
     )
-    download_link_expiry_seconds: int = Field(default=3 * 24 * 3600, ge=60, le=7 * 24 * 3600)
+    download_link_expiry_seconds: int = Field(
+        default=3 * 24 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="lifetime of the download link in a completion email",
+    )
     delivery_lease_seconds: int = Field(default=120, ge=10, description="how long one attempt may hold a delivery")
     delivery_user_rate: float = Field(
         default=2.0,
