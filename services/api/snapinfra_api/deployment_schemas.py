@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
+from snapinfra_api.codegen.schemas import PROJECT_ID_PATTERN
 from snapinfra_api.domain.deployments import Deployment, DeploymentStatus, Step
-from snapinfra_api.schemas import PROJECT_ID_PATTERN
 from snapinfra_shared.catalog import Environment
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"

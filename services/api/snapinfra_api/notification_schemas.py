@@ -10,7 +10,7 @@ import phonenumbers
 from pydantic import AliasGenerator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
 from pydantic.alias_generators import to_camel
 
-from snapinfra_api.schemas import PROJECT_ID_PATTERN
+from snapinfra_api.codegen.schemas import PROJECT_ID_PATTERN
 from snapinfra_shared.catalog import NOTIFICATION_KINDS, NOTIFICATION_STATUSES, Channel, DeliveryOutcome
 
 SubscriptionStatus = Literal["pending_confirmation", "active", "disabled"]

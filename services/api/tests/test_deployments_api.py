@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from snapinfra_api.handlers import build_handlers
+from snapinfra_api.codegen.projection import build_handlers
 from snapinfra_shared import catalog
 from snapinfra_shared.catalog import Artifact, CodeGenerationCompleted
 from snapinfra_shared.consumer import Delivery, parse_body

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from snapinfra_api.handlers import build_handlers
+from snapinfra_api.codegen.projection import build_handlers
 from snapinfra_shared.catalog import Artifact, CodeGenerationCompleted, CodeGenerationFailed, CodeGenerationStarted
 from snapinfra_shared.consumer import Delivery, parse_body
 from snapinfra_shared.events import new_event
@@ -275,7 +275,7 @@ def test_a_process_that_dies_between_its_write_and_its_publish_loses_nothing(sta
     from snapinfra_api.app import create_app
     from snapinfra_api.bootstrap import build_dependencies
 
-    from .conftest import As, api_settings
+    from ..conftest import As, api_settings
 
     dying = build_dependencies(api_settings(stack))
     dying.jobs.__dict__["publisher"] = _DiesOnPublish(SystemExit(137))

@@ -8,11 +8,11 @@ from typing import Literal
 
 import uuid6
 
-from snapinfra_api.adapters.artifacts import ArtifactMissing, ArtifactReader, Download
 from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
-from snapinfra_api.adapters.repository import JobRepository, Page
+from snapinfra_api.codegen.artifacts import ArtifactMissing, ArtifactReader, Download
+from snapinfra_api.codegen.model import CodeGenJob
+from snapinfra_api.codegen.store import JobRepository, Page
 from snapinfra_api.domain.interpret import infer_spec
-from snapinfra_api.domain.jobs import CodeGenJob
 from snapinfra_shared.catalog import CodeGenerationDeleted, CodeGenerationRequested
 from snapinfra_shared.events import new_event
 from snapinfra_shared.publisher import Publisher

@@ -12,7 +12,7 @@ import requests
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 
-from .conftest import api_settings
+from ..conftest import api_settings
 from .test_codegen_api import GUIDE_REQUEST, complete, project
 
 

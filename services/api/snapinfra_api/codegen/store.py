@@ -27,7 +27,7 @@ from snapinfra_api.adapters.table import (
     outbox_item_written,
     standalone_outbox_key,
 )
-from snapinfra_api.domain.jobs import STATUS_RANK, CodeGenJob, Status
+from snapinfra_api.codegen.model import STATUS_RANK, CodeGenJob, Status
 from snapinfra_shared.catalog import Artifact
 from snapinfra_shared.conditional import cancelled_item, put_new
 from snapinfra_shared.events import Envelope

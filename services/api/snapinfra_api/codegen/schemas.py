@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from snapinfra_api.domain.jobs import CodeGenJob, Status
+from snapinfra_api.codegen.model import CodeGenJob, Status
 from snapinfra_shared.spec import EntitySpec, FieldSpec, ProjectSpec, ProjectType
 
 PROJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"

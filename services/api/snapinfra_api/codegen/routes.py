@@ -8,13 +8,7 @@ from flask import Blueprint, Response, current_app, g, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from snapinfra_api.adapters.table import InvalidCursor
-from snapinfra_api.codegen_jobs import ArtifactGone, JobNotFound, JobNotReady
-from snapinfra_api.contract import Body, EventStream, documented
-from snapinfra_api.domain.interpret import UninterpretablePrompt
-from snapinfra_api.errors import ApiError, api_error_response
-from snapinfra_api.limits import idempotent, rate_limited
-from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
-from snapinfra_api.schemas import (
+from snapinfra_api.codegen.schemas import (
     CodeGenerationListOut,
     CodeGenerationOut,
     CreateCodeGeneration,
@@ -22,6 +16,12 @@ from snapinfra_api.schemas import (
     DownloadUrlOut,
     ListQuery,
 )
+from snapinfra_api.codegen.use_cases import ArtifactGone, JobNotFound, JobNotReady
+from snapinfra_api.contract import Body, EventStream, documented
+from snapinfra_api.domain.interpret import UninterpretablePrompt
+from snapinfra_api.errors import ApiError, api_error_response
+from snapinfra_api.limits import idempotent, rate_limited
+from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
 from snapinfra_api.streams import (
     DELETED_EVENT,
     STATUS_EVENT,
