@@ -199,7 +199,7 @@ def build_document(app: Flask, *, auth_mode: Literal["dev", "jwt"], title: str =
                 entry["headers"] = {**rate_headers, "Retry-After": _header("seconds to wait", required=True)}
             responses[str(status)] = entry
         document: dict[str, Any] = {
-            "operationId": f"{view.__module__.rsplit('.', 1)[-1]}_{view.__name__}_{method}",
+            "operationId": f"{view.__module__.removesuffix('.routes').rsplit('.', 1)[-1]}_{view.__name__}_{method}",
             "summary": operation.summary,
             "tags": [operation.tag],
             "parameters": parameters,
