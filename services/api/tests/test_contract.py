@@ -36,7 +36,7 @@ from snapinfra_api.routes.common import nesting_exceeds
 from snapinfra_api.settings import ApiSettings
 
 from .conftest import As, api_settings
-from .test_deployments_api import completed_job
+from .deployments.test_deployments_api import completed_job
 from .test_isolation import seed_deployment, seed_subscriptions
 
 

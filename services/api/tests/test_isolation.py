@@ -22,7 +22,7 @@ from snapinfra_shared.catalog import NotificationAttempted
 
 from .codegen.test_codegen_api import complete
 from .conftest import As, api_settings
-from .test_deployments_api import completed_job, deliver
+from .deployments.test_deployments_api import completed_job, deliver
 from .test_notifications_api import notifier_event, project
 
 

@@ -7,9 +7,9 @@ import functools
 import logging
 from collections.abc import Mapping
 
-from snapinfra_api.adapters.deployments import DeploymentRepository
 from snapinfra_api.codegen.store import JobRepository
-from snapinfra_api.deployment_handlers import deployment_handlers
+from snapinfra_api.deployments.projection import deployment_handlers
+from snapinfra_api.deployments.store import DeploymentRepository
 from snapinfra_shared.catalog import CodeGenerationCompleted, CodeGenerationFailed, CodeGenerationStarted
 from snapinfra_shared.consumer import Delivery
 from snapinfra_shared.events import Envelope

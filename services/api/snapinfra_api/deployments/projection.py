@@ -9,8 +9,8 @@ import json
 import logging
 from collections.abc import Mapping
 
-from snapinfra_api.adapters.deployments import DeploymentRepository
-from snapinfra_api.domain.deployments import Step
+from snapinfra_api.deployments.model import Step
+from snapinfra_api.deployments.store import DeploymentRepository
 from snapinfra_shared.catalog import (
     DeploymentCompleted,
     DeploymentDestroyed,

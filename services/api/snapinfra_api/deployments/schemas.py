@@ -10,7 +10,7 @@ from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.alias_generators import to_camel
 
 from snapinfra_api.codegen.schemas import PROJECT_ID_PATTERN
-from snapinfra_api.domain.deployments import Deployment, DeploymentStatus, Step
+from snapinfra_api.deployments.model import Deployment, DeploymentStatus, Step
 from snapinfra_shared.catalog import Environment
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"

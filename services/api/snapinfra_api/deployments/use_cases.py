@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import uuid6
 
-from snapinfra_api.adapters.deployments import DeploymentPage, DeploymentRepository, StepPage
 from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
 from snapinfra_api.codegen.store import JobRepository
-from snapinfra_api.domain.deployments import Deployment
+from snapinfra_api.deployments.model import Deployment
+from snapinfra_api.deployments.store import DeploymentPage, DeploymentRepository, StepPage
 from snapinfra_shared.catalog import DeploymentDestroyRequested, DeploymentRequested, Environment
 from snapinfra_shared.events import new_event
 from snapinfra_shared.publisher import Publisher

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from snapinfra_api.adapters.table import InvalidCursor
 from snapinfra_api.contract import documented
-from snapinfra_api.deployment_schemas import (
+from snapinfra_api.deployments.schemas import (
     CreateDeployment,
     DeploymentEventOut,
     DeploymentEventPageOut,
@@ -19,7 +19,7 @@ from snapinfra_api.deployment_schemas import (
     DeploymentPageOut,
     credential_fields,
 )
-from snapinfra_api.deployments import CodeGenerationNotFound, DeploymentConflict, DeploymentNotFound
+from snapinfra_api.deployments.use_cases import CodeGenerationNotFound, DeploymentConflict, DeploymentNotFound
 from snapinfra_api.errors import ApiError, api_error_response
 from snapinfra_api.limits import idempotent, rate_limited
 from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from snapinfra_api.adapters.table import decode_cursor, encode_cursor, outbox_attributes
-from snapinfra_api.domain.deployments import Deployment, DeploymentStatus, Step, status_rank
+from snapinfra_api.deployments.model import Deployment, DeploymentStatus, Step, status_rank
 from snapinfra_shared.conditional import ALL_OLD, holds, item_that_failed, put_new
 from snapinfra_shared.events import Envelope
 
