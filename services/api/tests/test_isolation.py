@@ -23,7 +23,7 @@ from snapinfra_shared.catalog import NotificationAttempted
 from .codegen.test_codegen_api import complete
 from .conftest import As, api_settings
 from .deployments.test_deployments_api import completed_job, deliver
-from .test_notifications_api import notifier_event, project
+from .notifications.test_notifications_api import notifier_event, project
 
 
 @dataclass

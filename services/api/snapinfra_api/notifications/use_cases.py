@@ -24,7 +24,7 @@ import uuid6
 
 from snapinfra_api.adapters.limits import SlidingWindows
 from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
-from snapinfra_api.adapters.subscriptions import (
+from snapinfra_api.notifications.store import (
     DuplicateTarget,
     SubscriptionReadModel,
     SubscriptionRecord,

@@ -13,13 +13,13 @@ import uuid
 import pytest
 
 from snapinfra_api.adapters.limits import SlidingWindows
-from snapinfra_api.adapters.subscriptions import DuplicateTarget
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
-from snapinfra_api.notifications import code_hmac, target_key
+from snapinfra_api.notifications.store import DuplicateTarget
+from snapinfra_api.notifications.use_cases import code_hmac, target_key
 from snapinfra_shared.catalog import SubscriptionFilters
 
-from .conftest import As, api_settings
+from ..conftest import As, api_settings
 from .test_notifications_api import Clock, confirm, sent_to_notifier, with_clock
 
 VICTIM = "+14155552671"

@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Mapping
 
-from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
+from snapinfra_api.notifications.store import SubscriptionReadModel
 from snapinfra_shared.catalog import NotificationAttempted, SubscriptionActivated, SubscriptionDisabled
 from snapinfra_shared.consumer import Delivery
 from snapinfra_shared.events import Envelope

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import pytest
 
 from snapinfra_api.adapters.limits import SlidingWindows
-from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
-from snapinfra_api.notification_handlers import build_notification_handlers
+from snapinfra_api.notifications.projection import build_notification_handlers
+from snapinfra_api.notifications.store import SubscriptionReadModel
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.catalog import NotificationAttempted, SubscriptionActivated, SubscriptionDisabled
 from snapinfra_shared.consumer import Delivery, parse_body
@@ -335,7 +335,7 @@ def test_a_subscription_that_meets_another_under_its_key_still_conflicts(stack, 
 
     from botocore.exceptions import ClientError
 
-    from snapinfra_api.notifications import target_key
+    from snapinfra_api.notifications.use_cases import target_key
 
     created = alice.post("/api/notifications/subscribe/sms", json={"phone": "+14155552671"}).json
     (event,) = sent_to_notifier(stack)

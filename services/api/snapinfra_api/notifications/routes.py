@@ -12,11 +12,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, g, make_response, request
 from flask.typing import ResponseReturnValue
 
-from snapinfra_api.adapters.subscriptions import InvalidCursor, SubscriptionRecord
 from snapinfra_api.contract import documented
 from snapinfra_api.errors import ApiError, api_error_response
 from snapinfra_api.limits import charge, rate_limited
-from snapinfra_api.notification_schemas import (
+from snapinfra_api.notifications.schemas import (
     CodeSentOut,
     ConfirmationOut,
     ConfirmCode,
@@ -34,7 +33,8 @@ from snapinfra_api.notification_schemas import (
     UnsubscribeQuery,
     _Filters,
 )
-from snapinfra_api.notifications import (
+from snapinfra_api.notifications.store import InvalidCursor, SubscriptionRecord
+from snapinfra_api.notifications.use_cases import (
     CodeExhausted,
     CodeExpired,
     ConfirmationNotFound,
