@@ -8,11 +8,7 @@ from datetime import UTC, datetime
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
-from snapinfra_api.adapters.queues import QueueInspector, UnknownQueue
-from snapinfra_api.contract import documented
-from snapinfra_api.errors import ApiError, api_error_response
-from snapinfra_api.routes.common import authenticate_admin, caller, deps, query_args
-from snapinfra_api.schemas_admin import (
+from snapinfra_api.admin.schemas import (
     DeadLetterListOut,
     DeadLetterOut,
     DlqQuery,
@@ -21,6 +17,10 @@ from snapinfra_api.schemas_admin import (
     QueueStatusOut,
     RedriveOut,
 )
+from snapinfra_api.admin.store import QueueInspector, UnknownQueue
+from snapinfra_api.contract import documented
+from snapinfra_api.errors import ApiError, api_error_response
+from snapinfra_api.routes.common import authenticate_admin, caller, deps, query_args
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 bp.before_request(authenticate_admin)

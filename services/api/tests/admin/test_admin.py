@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from snapinfra_shared.consumer import Consumer, ConsumerOptions, PoisonMessage
 from snapinfra_shared.events import Envelope
 
-from .conftest import As
+from ..conftest import As
 
 
 def event(n: int) -> Envelope:

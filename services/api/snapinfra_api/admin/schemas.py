@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from snapinfra_api.adapters.queues import DeadLetter, Depth
+from snapinfra_api.admin.store import DeadLetter, Depth
 
 
 class _Out(BaseModel):
