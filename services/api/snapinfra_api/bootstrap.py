@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 from snapinfra_api.adapters.limits import IdempotencyStore, SlidingWindows, TokenBuckets
 from snapinfra_api.adapters.outbox import OutboxRelay
-from snapinfra_api.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
 from snapinfra_api.codegen.artifacts import ArtifactReader
 from snapinfra_api.codegen.projection import build_handlers
 from snapinfra_api.codegen.store import JobRepository
 from snapinfra_api.codegen.use_cases import CodeGenJobs
 from snapinfra_api.deployments.store import DeploymentRepository
 from snapinfra_api.deployments.use_cases import Deployments
+from snapinfra_api.http.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
 from snapinfra_api.notifications.projection import build_notification_handlers
 from snapinfra_api.notifications.store import SubscriptionReadModel
 from snapinfra_api.notifications.use_cases import Notifications, Policy

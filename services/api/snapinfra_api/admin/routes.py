@@ -18,9 +18,9 @@ from snapinfra_api.admin.schemas import (
     RedriveOut,
 )
 from snapinfra_api.admin.store import QueueInspector, UnknownQueue
-from snapinfra_api.contract import documented
-from snapinfra_api.errors import ApiError, api_error_response
-from snapinfra_api.routes.common import authenticate_admin, caller, deps, query_args
+from snapinfra_api.http.contract import documented
+from snapinfra_api.http.errors import ApiError, api_error_response
+from snapinfra_api.http.request import authenticate_admin, caller, deps, query_args
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 bp.before_request(authenticate_admin)

@@ -17,12 +17,12 @@ from snapinfra_api.codegen.schemas import (
     ListQuery,
 )
 from snapinfra_api.codegen.use_cases import ArtifactGone, JobNotFound, JobNotReady
-from snapinfra_api.contract import Body, EventStream, documented
 from snapinfra_api.domain.interpret import UninterpretablePrompt
-from snapinfra_api.errors import ApiError, api_error_response
-from snapinfra_api.limits import idempotent, rate_limited
-from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
-from snapinfra_api.streams import (
+from snapinfra_api.http.contract import Body, EventStream, documented
+from snapinfra_api.http.errors import ApiError, api_error_response
+from snapinfra_api.http.limits import idempotent, rate_limited
+from snapinfra_api.http.request import authenticate, caller, deps, json_body, query_args
+from snapinfra_api.http.streams import (
     DELETED_EVENT,
     STATUS_EVENT,
     StreamOptions,

@@ -8,7 +8,6 @@ from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
 from snapinfra_api.adapters.table import InvalidCursor
-from snapinfra_api.contract import documented
 from snapinfra_api.deployments.schemas import (
     CreateDeployment,
     DeploymentEventOut,
@@ -20,9 +19,10 @@ from snapinfra_api.deployments.schemas import (
     credential_fields,
 )
 from snapinfra_api.deployments.use_cases import CodeGenerationNotFound, DeploymentConflict, DeploymentNotFound
-from snapinfra_api.errors import ApiError, api_error_response
-from snapinfra_api.limits import idempotent, rate_limited
-from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
+from snapinfra_api.http.contract import documented
+from snapinfra_api.http.errors import ApiError, api_error_response
+from snapinfra_api.http.limits import idempotent, rate_limited
+from snapinfra_api.http.request import authenticate, caller, deps, json_body, query_args
 
 bp = Blueprint("deployments", __name__, url_prefix="/api/deployments")
 bp.before_request(authenticate)

@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, g, make_response, request
 from flask.typing import ResponseReturnValue
 
-from snapinfra_api.contract import documented
-from snapinfra_api.errors import ApiError, api_error_response
-from snapinfra_api.limits import charge, rate_limited
+from snapinfra_api.http.contract import documented
+from snapinfra_api.http.errors import ApiError, api_error_response
+from snapinfra_api.http.limits import charge, rate_limited
+from snapinfra_api.http.request import authenticate, caller, deps, json_body, query_args
 from snapinfra_api.notifications.schemas import (
     CodeSentOut,
     ConfirmationOut,
@@ -45,7 +46,6 @@ from snapinfra_api.notifications.use_cases import (
     TooManySubscriptions,
     WrongCode,
 )
-from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
 from snapinfra_shared.catalog import Channel, SubscriptionFilters
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")

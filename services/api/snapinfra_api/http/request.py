@@ -10,8 +10,8 @@ from flask import Flask, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 
-from snapinfra_api.auth import Principal
-from snapinfra_api.errors import ApiError, field_errors
+from snapinfra_api.http.auth import Principal
+from snapinfra_api.http.errors import ApiError, field_errors
 
 if TYPE_CHECKING:
     from snapinfra_api.bootstrap import ApiDependencies

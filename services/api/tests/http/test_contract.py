@@ -30,14 +30,14 @@ from werkzeug.test import TestResponse
 from services.codegen.tests.test_templated_generator import CLASHING
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
-from snapinfra_api.contract import operation_of
-from snapinfra_api.limits import IDEMPOTENT
-from snapinfra_api.routes.common import nesting_exceeds
+from snapinfra_api.http.contract import operation_of
+from snapinfra_api.http.limits import IDEMPOTENT
+from snapinfra_api.http.request import nesting_exceeds
 from snapinfra_api.settings import ApiSettings
 
-from .conftest import As, api_settings
-from .deployments.test_deployments_api import completed_job
-from .test_isolation import seed_deployment, seed_subscriptions
+from ..conftest import As, api_settings
+from ..deployments.test_deployments_api import completed_job
+from ..test_isolation import seed_deployment, seed_subscriptions
 
 
 def spec_with(**field: object) -> dict[str, Any]:

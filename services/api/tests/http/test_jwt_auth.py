@@ -15,7 +15,7 @@ from jwt.algorithms import RSAAlgorithm
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 
-from .conftest import api_settings
+from ..conftest import api_settings
 
 ISSUER, AUDIENCE = "https://issuer.test", "snapinfra-api"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from snapinfra_api.errors import ApiError
+from snapinfra_api.http.errors import ApiError
 
 EXTENSION = "snapinfra_streams"
 # The events a stream sends (the `event:` line); a route declares each one's data model (contract.EventStream).

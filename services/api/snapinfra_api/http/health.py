@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from snapinfra_api.contract import Body, documented
-from snapinfra_api.routes.common import deps
+from snapinfra_api.http.contract import Body, documented
+from snapinfra_api.http.request import deps
 
 bp = Blueprint("health", __name__)
 

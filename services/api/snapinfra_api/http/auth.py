@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import jwt
 from flask import Request
 
-from snapinfra_api.errors import ApiError
+from snapinfra_api.http.errors import ApiError
 
 USER_ID = re.compile(r"^[A-Za-z0-9._@|:-]{1,128}$")
 

@@ -10,8 +10,8 @@ from flask import Flask
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from snapinfra_api.contract import Body, EventStream, Operation, operation_of
-from snapinfra_api.limits import IDEMPOTENCY_HEADER, IDEMPOTENT, RATE_LIMITED
+from snapinfra_api.http.contract import Body, EventStream, Operation, operation_of
+from snapinfra_api.http.limits import IDEMPOTENCY_HEADER, IDEMPOTENT, RATE_LIMITED
 
 REF = "#/components/schemas/{model}"
 PATH_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

@@ -12,8 +12,8 @@ from snapinfra_api.adapters.limits import TokenBuckets
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 
-from .conftest import As, api_settings
-from .deployments.test_deployments_api import completed_job
+from ..conftest import As, api_settings
+from ..deployments.test_deployments_api import completed_job
 
 REQUEST = {"projectId": "p-1", "type": "api", "prompt": "Create a REST API for user management"}
 

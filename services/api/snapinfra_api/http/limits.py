@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 from flask import Response, current_app, make_response, request
 
 from snapinfra_api.adapters.limits import StoredResponse, Verdict
-from snapinfra_api.errors import ApiError
-from snapinfra_api.routes.common import caller, deps
+from snapinfra_api.http.errors import ApiError
+from snapinfra_api.http.request import caller, deps
 
 F = TypeVar("F", bound=Callable[..., Any])
 

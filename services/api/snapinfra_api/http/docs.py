@@ -13,9 +13,9 @@ from importlib.resources import files
 from flask import Blueprint, Response, abort, current_app, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 
-from snapinfra_api.contract import Body, documented
-from snapinfra_api.openapi import build_document
-from snapinfra_api.routes.common import deps
+from snapinfra_api.http.contract import Body, documented
+from snapinfra_api.http.openapi import build_document
+from snapinfra_api.http.request import deps
 
 bp = Blueprint("contract", __name__)
 EXTENSION = "snapinfra_openapi"
