@@ -7,7 +7,7 @@ target `pk=USER#<user>`, `sk=NOTIFTARGET#<target key>` naming the subscription t
 target is subscribed once); the user's count of subscriptions `pk=USER#<user>`, `sk=NOTIFCOUNT`;
 a delivery attempt `pk=USER#<user>`, `sk=DELIVERY#<at>#<id>`, and on gsi1 `USER#<user>#NOTIFSUB#<sub>`
 for the listing of one subscription. Each write that carries an event puts it on a standalone outbox
-item in the same transaction (see repository.py), so an accepted request is never lost.
+item in the same transaction (see codegen/store.py), so an accepted request is never lost.
 """
 
 from __future__ import annotations
