@@ -11,10 +11,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
+from snapinfra_api.admin import routes as admin
 from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
-from snapinfra_api.errors import register_error_handlers
-from snapinfra_api.routes import admin, codegen, deployments, docs, health, notifications
-from snapinfra_api.routes.common import JsonBodies
+from snapinfra_api.codegen import routes as codegen
+from snapinfra_api.deployments import routes as deployments
+from snapinfra_api.http import docs, health
+from snapinfra_api.http.errors import register_error_handlers
+from snapinfra_api.http.request import JsonBodies
+from snapinfra_api.notifications import routes as notifications
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.logs import bind_context, reset_context
 
