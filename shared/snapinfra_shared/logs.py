@@ -42,7 +42,7 @@ def reset_context(token: contextvars.Token[dict[str, Any] | None]) -> None:
     _context.reset(token)
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
     def __init__(self, service: str):
         super().__init__()
         self.service = service
@@ -97,7 +97,7 @@ def formatter(fmt: str = "json") -> logging.Formatter:
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(_ContextFilter(service))
+    handler.addFilter(ContextFilter(service))
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
