@@ -40,7 +40,8 @@ def collector_config() -> str:
                 "otlp": {"protocols": {"grpc": {"endpoint": "127.0.0.1:4317"}, "http": {"endpoint": "127.0.0.1:4318"}}}
             },
             "processors": {"batch/traces": {"timeout": "1s", "send_batch_size": 50}},
-            "exporters": {"awsxray": {"index_all_attributes": False}},
+            # X-Ray annotations (searchable): the request id on the api's span and on every hop's.
+            "exporters": {"awsxray": {"indexed_attributes": ["snapinfra.request_id", "snapinfra.correlation_id"]}},
             "service": {
                 "pipelines": {
                     "traces": {"receivers": ["otlp"], "processors": ["batch/traces"], "exporters": ["awsxray"]}

@@ -115,6 +115,7 @@ def test_the_tracing_flag_puts_an_adot_collector_beside_each_service(synthesized
             "exporters": ["awsxray"],
         }
         assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "127.0.0.1:4318"
+        assert "snapinfra.correlation_id" in config["exporters"]["awsxray"]["indexed_attributes"]
         env = {e["Name"]: e["Value"] for e in service["Environment"]}
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == OTLP_HTTP_ENDPOINT
         assert service["DependsOn"] == [{"ContainerName": "otel-collector", "Condition": "START"}]
