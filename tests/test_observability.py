@@ -11,6 +11,11 @@ from threading import Thread
 from typing import Any
 
 import pytest
+import requests
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -39,6 +44,7 @@ from snapinfra_shared.provision import verify_email_sender
 from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.runtime import consumer_for, resolve_resources
 from snapinfra_shared.spec import ProjectSpec
+from tests.system import RunningSystem
 
 ALICE = {"x-dev-user-id": "alice"}
 COMMON: dict[str, Any] = {"s3_addressing_style": "path", "startup_timeout_seconds": 5, "wait_time_seconds": 0}
@@ -206,14 +212,6 @@ def test_with_tracing_on_a_message_carries_the_trace_within_the_attribute_limit(
     assert len(attributes) <= 10 - 3  # a DLQ move adds three attributes of its own
 
 
-def test_without_an_otlp_endpoint_tracing_stays_off():
-    assert tracing.configure_tracing("api", environ={}) is False
-    assert not tracing.enabled()
-    assert tracing.inject({"type": {"DataType": "String", "StringValue": "x"}}) == {
-        "type": {"DataType": "String", "StringValue": "x"}
-    }
-
-
 def requested():
     spec = ProjectSpec.model_validate({"entities": [{"name": "User", "fields": [{"name": "email", "type": "email"}]}]})
     return new_event(
@@ -308,3 +306,102 @@ def test_an_unmatched_path_and_a_client_error_are_access_logged(system, records)
     lines = [(r.method, r.route, r.status, r.correlation_id) for r in records if r.name == "snapinfra.access"]
     assert lines[0][:3] == ("GET", "unmatched", 404)
     assert lines[1] == ("POST", "/api/code-gen", 422, "req-bad")
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace endpoint on 127.0.0.1 (what a collector is to the services): it keeps every span,
+    as (service name, span name, trace id, span id, parent span id)."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, str, str, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                for resource_spans in request.resource_spans:
+                    attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+                    for scope_spans in resource_spans.scope_spans:
+                        receiver.spans += [
+                            (
+                                attributes.get("service.name", ""),
+                                s.name,
+                                s.trace_id.hex(),
+                                s.span_id.hex(),
+                                s.parent_span_id.hex(),
+                            )
+                            for s in scope_spans.spans
+                        ]
+                body = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.e2e
+def test_the_running_system_exports_one_trace_over_otlp_and_logs_text_with_the_request_id(tmp_path):
+    receiver = OtlpReceiver()
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # export every 0.2 s rather than 5 s
+        "SNAPINFRA_LOG_FORMAT": "text",  # as `make dev` writes them
+    }
+    try:
+        with RunningSystem(tmp_path / "system.log", env=env) as system:
+            response = requests.post(
+                f"{system.api}/api/code-gen",
+                json={"projectId": "traced", "type": "api", "prompt": "Create a REST API for user management"},
+                headers={"x-dev-user-id": "test-user", "X-Request-Id": "e2e-trace-1"},
+                timeout=30,
+            )
+            assert response.status_code == 202, response.text
+
+            def one_trace() -> dict[str, set[str]] | None:
+                [request] = [s for s in receiver.spans if s[1] == "POST /api/code-gen"] or [None]
+                if request is None:
+                    return None
+                by_service: dict[str, set[str]] = {}
+                for service, name, trace_id, _, parent in receiver.spans:
+                    if trace_id == request[2] and parent:
+                        by_service.setdefault(service, set()).add(name)
+                return by_service
+
+            def complete(found: dict[str, set[str]] | None) -> bool:
+                return (
+                    found is not None
+                    and "process CodeGenerationRequested" in found.get("snapinfra-codegen", set())
+                    and "process CodeGenerationCompleted" in found.get("snapinfra-notifier", set())
+                    and any(name.startswith("process CodeGeneration") for name in found.get("snapinfra-api", set()))
+                )
+
+            deadline = time.monotonic() + 90
+            while not complete(one_trace()):
+                assert time.monotonic() < deadline, f"no complete trace: {one_trace()}\n{system.logs()[-3000:]}"
+                time.sleep(0.2)
+            trace_id = next(s[2] for s in receiver.spans if s[1] == "POST /api/code-gen")
+            logs = system.logs()
+            spans = list(receiver.spans)
+    finally:
+        receiver.close()
+    access = [line for line in logs.splitlines() if "snapinfra.access: request method=POST route=/api/code-gen" in line]
+    assert len(access) == 1 and "status=202" in access[0] and "user_id=test-user" in access[0]
+    assert "correlation_id=e2e-trace-1" in access[0] and f"trace_id={trace_id}" in access[0]
+    # Background AWS calls (long polls, heartbeats, the outbox relay) start no trace of their own.
+    assert not [s for s in spans if not s[4] and not s[1].startswith(("POST ", "GET ", "DELETE ", "process "))]
+    handled = [line for line in logs.splitlines() if "message handled" in line and "correlation_id=e2e-trace-1" in line]
+    assert {line.split("|")[0].split()[-1] for line in handled} >= {"api", "codegen", "notifier"}
+    assert all(f"trace_id={trace_id}" in line for line in handled)

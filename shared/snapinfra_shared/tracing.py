@@ -16,13 +16,16 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +49,34 @@ def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> 
         return enabled()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(resource=_resource(service, environ))
+    # OTEL_TRACES_SAMPLER, when set, is the SDK's to apply; by default a trace starts only at work.
+    sampler = None if environ.get("OTEL_TRACES_SAMPLER") else ParentBased(root=WorkRoots())
+    provider = TracerProvider(resource=_resource(service, environ), sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     start(provider)
     log.info("tracing on", extra={"otlp_endpoint": next(environ[n] for n in ENDPOINT_VARIABLES if environ.get(n))})
     return True
+
+
+class WorkRoots(Sampler):
+    """A trace starts at a request (SERVER) or a message handled (CONSUMER), never at a background AWS call: a
+    long poll, a heartbeat, the outbox relay's look every few seconds would each be a trace of its own."""
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        chosen = ALWAYS_ON if kind in (SpanKind.SERVER, SpanKind.CONSUMER) else ALWAYS_OFF
+        return chosen.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "WorkRoots"
 
 
 def _resource(service: str, environ: Mapping[str, str]) -> Resource:
