@@ -164,15 +164,12 @@ class Monitoring(Construct):
                     )
                 )
             for construct_id, metric, message, value, dimensions in specs:
-                logger = "snapinfra.access" if metric.startswith("Http") else None
-                pattern = (
-                    logs.FilterPattern.all(
-                        logs.FilterPattern.string_value("$.logger", "=", logger),
-                        logs.FilterPattern.string_value("$.message", "=", message),
-                    )
-                    if logger
-                    else logs.FilterPattern.string_value("$.message", "=", message)
-                )
+                terms = [logs.FilterPattern.string_value("$.message", "=", message)]
+                if metric.startswith("Http"):
+                    terms.append(logs.FilterPattern.string_value("$.logger", "=", "snapinfra.access"))
+                if value.startswith("$."):  # a value taken from a field must be matched by the pattern
+                    terms.append(logs.FilterPattern.number_value(value, ">=", 0))
+                pattern = logs.FilterPattern.all(*terms)
                 made.append(
                     unit.log_group.add_metric_filter(
                         construct_id,

@@ -66,6 +66,8 @@ def test_log_lines_become_metrics_with_their_labels_as_dimensions(synthesized: A
         (transformation,) = filters[0]["MetricTransformations"]
         line = lines[metric]
         assert f'$.message = "{line["message"]}"' in filters[0]["FilterPattern"]
+        if transformation["MetricValue"].startswith("$."):  # a value read from a field is matched by the pattern
+            assert f"{transformation['MetricValue']} >= 0" in filters[0]["FilterPattern"]
         fields = [transformation["MetricValue"], *transformation["Dimensions"]]
         for field in fields:
             path = field if isinstance(field, str) else field["Value"]
