@@ -12,7 +12,7 @@ from snapinfra_codegen.diagram import SVG_PATH, with_diagram
 from snapinfra_codegen.diagram.layout import layout
 from snapinfra_codegen.diagram.mermaid import er_diagram, flowchart
 from snapinfra_codegen.diagram.model import architecture
-from snapinfra_codegen.diagram.svg import _box, render_svg
+from snapinfra_codegen.diagram.svg import _box, _target_slots, render_svg
 from snapinfra_codegen.generators.base import GeneratedProject
 from snapinfra_shared.spec import ProjectSpec
 
@@ -74,6 +74,20 @@ CYCLE = ProjectSpec.model_validate(
 )
 
 
+# A hub: nine references end on one small box.
+HUB = ProjectSpec.model_validate(
+    {
+        "entities": [
+            {"name": "Hub", "fields": [field("name")]},
+            *(
+                {"name": f"Spoke{i}", "fields": [ref("hub_id", "Hub"), ref("other_id", "Hub", required=False)]}
+                for i in range(5)
+            ),
+        ]
+    }
+)
+
+
 def texts(svg: str) -> list[str]:
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
@@ -105,14 +119,17 @@ def _overlap(a, b) -> bool:
     return a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height
 
 
-@pytest.mark.parametrize("spec", [LIBRARY, SHOP, CYCLE], ids=["library", "shop", "cycle"])
-def test_no_two_boxes_or_line_slots_overlap(spec):
+@pytest.mark.parametrize("spec", [LIBRARY, SHOP, CYCLE, HUB], ids=["library", "shop", "cycle", "hub"])
+def test_no_two_boxes_or_line_slots_overlap_and_every_line_ends_on_its_box(spec):
     arch = architecture(spec, "api", "demo")
     boxes = {e.name: _box(e) for e in arch.entities}
     plan = layout({n: (b.width, b.height) for n, b in boxes.items()}, arch.relations)
     placed = list(plan.boxes.values()) + [p for route in plan.routes for p in route.waypoints]
     for a, b in itertools.combinations(placed, 2):
         assert not _overlap(a, b), (a, b)
+    for index, end in _target_slots(plan, boxes).items():
+        target = plan.boxes[plan.routes[index].relation.target]
+        assert target.y < end < target.y + target.height
     for relation_route in plan.routes:  # every many side is right of its one side, or passes waypoints
         r = relation_route.relation
         step = abs(plan.boxes[r.source].layer - plan.boxes[r.target].layer)

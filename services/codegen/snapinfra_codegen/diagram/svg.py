@@ -199,9 +199,10 @@ def _target_slots(plan: Layout, boxes: dict[str, _Box]) -> dict[int, float]:
         if len(arrivals) == 1:
             slots[arrivals[0][1]] = at.y + HEADER + ROW / 2
             continue
-        # Beside the header and the id row (what a reference points at), wider apart only when crowded.
+        # Beside the header and the id row (what a reference points at), wider apart when crowded, and
+        # closer together rather than past the box's bottom.
         top = at.y + 8
-        step = max(SLOT_MIN, (HEADER + ROW - 12) / (len(arrivals) - 1))
+        step = min(max(SLOT_MIN, (HEADER + ROW - 12) / (len(arrivals) - 1)), (at.height - 16) / (len(arrivals) - 1))
         for k, (_, index) in enumerate(sorted(arrivals)):
             slots[index] = top + step * k
     return slots
