@@ -399,10 +399,12 @@ def test_a_stray_envelope_on_the_delivery_queue_goes_to_its_dlq_not_deleted(stac
 
 def test_the_completion_email_links_the_diagram_only_when_the_job_has_one(stack):
     event = completed(stack, "ivy", diagram=True)
-    links = messages.Links("https://api.example", "https://s3/zip", datetime.now(UTC), "https://s3/architecture.svg")
+    expires = datetime.now(UTC)
+    when = expires.isoformat(timespec="minutes")
+    links = messages.Links("https://api.example", "https://s3/zip", expires, "https://s3/architecture.svg")
     mail = messages.email("codegen.completed", event, "ivy@ex.com", links, notification_id="n", subscription_id="s")
     job = event.data["job_id"]
-    assert "Architecture diagram (valid as long): https://s3/architecture.svg\n" in mail.text
+    assert f"Architecture diagram (valid until {when}): https://s3/architecture.svg\n" in mail.text
     assert f"Through the api: https://api.example/api/code-gen/{job}/diagram\n" in mail.text
     assert '<a href="https://s3/architecture.svg">See its architecture diagram</a>' in mail.html
     before = messages.email(
