@@ -4,6 +4,7 @@ without overlapping boxes; the same diagram as Mermaid in the README; both the s
 from __future__ import annotations
 
 import itertools
+import random
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -182,3 +183,26 @@ def test_with_diagram_adds_the_svg_and_a_readme_section_and_keeps_every_file():
     assert done.project.files["demo/app.py"] == b"x = 1\n"
     no_readme = with_diagram(GeneratedProject({"demo/app.py": b""}), "demo", LIBRARY, "api")
     assert sorted(no_readme.project.files) == ["demo/app.py", f"demo/{SVG_PATH}"]
+
+
+def _random_spec(seed: int) -> ProjectSpec:
+    """Up to 20 entities with references drawn at random: required ones only to earlier entities (so no
+    cycle of them), optional ones anywhere, itself included."""
+    rng = random.Random(seed)
+    entities = []
+    for i in range(rng.randint(1, 20)):
+        fields = [field("name")]
+        for k in range(rng.randint(0, 3)):
+            required = i > 0 and rng.random() < 0.6
+            target = rng.randrange(i) if required else rng.randrange(i + 1)
+            fields.append(ref(f"ref{k}_id", f"E{target}", required=required))
+        entities.append({"name": f"E{i}", "fields": fields})
+    return ProjectSpec.model_validate({"entities": entities})
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_any_valid_spec_is_drawn_without_overlaps_and_names_everything(seed):
+    spec = _random_spec(seed)
+    test_no_two_boxes_or_line_slots_overlap_and_every_line_ends_on_its_box(spec)
+    words = texts(render_svg(architecture(spec, ["api", "model", "infra", "full-stack"][seed % 4], "demo")))
+    assert {e.name for e in spec.entities} <= set(words)

@@ -190,7 +190,10 @@ def _target_slots(plan: Layout, boxes: dict[str, _Box]) -> dict[int, float]:
         r = route.relation
         target, source = plan.boxes[r.target], plan.boxes[r.source]
         before = route.waypoints[-1] if route.waypoints else source
-        side, _ = _side(target, before) if r.source != r.target else (target.x + target.width, 1.0)
+        if r.source == r.target:
+            side = target.x if _loop_out(plan, r.target) < 0 else target.x + target.width
+        else:
+            side, _ = _side(target, before)
         arrive = before.center_y if route.waypoints else _row_y(boxes[r.source], source, r.field)
         ends.setdefault((r.target, side), []).append((arrive, index))
     slots: dict[int, float] = {}
@@ -208,18 +211,38 @@ def _target_slots(plan: Layout, boxes: dict[str, _Box]) -> dict[int, float]:
     return slots
 
 
+LOOP_REACH = 46.0
+
+
+def _loop_out(plan: Layout, name: str) -> float:
+    """The side a self-reference loops on: the left (-1) when no other line meets the box there (its
+    references to earlier columns, and references to it from them), else the right (1)."""
+    at = plan.boxes[name]
+    for route in plan.routes:
+        r = route.relation
+        if r.source == r.target:
+            continue
+        other = r.target if r.source == name else r.source if r.target == name else None
+        if other is not None:
+            before = route.waypoints[0 if r.source == name else -1] if route.waypoints else plan.boxes[other]
+            if before.layer < at.layer:
+                return 1.0
+    return -1.0
+
+
 def _draw_route(d: draw.Drawing, plan: Layout, boxes: dict[str, _Box], route: Route, end_y: float) -> None:
     r = route.relation
     source, target = plan.boxes[r.source], plan.boxes[r.target]
     start_y = _row_y(boxes[r.source], source, r.field)
     if r.source == r.target or (not route.waypoints and source.layer == target.layer):
-        sx, tx = source.x + source.width, target.x + target.width
-        reach = max(sx, tx) + 46
+        out = _loop_out(plan, r.source) if r.source == r.target else 1.0
+        sx, tx = (source.x, target.x) if out < 0 else (source.x + source.width, target.x + target.width)
+        reach = (max(sx, tx) if out > 0 else min(sx, tx)) + out * LOOP_REACH
         path = f"M{sx},{start_y} C{reach},{start_y} {reach},{end_y} {tx},{end_y}"
         d.append(draw.Path(d=path, fill="none", stroke=LINE, stroke_width=1.5))
-        _many(d, sx, start_y, 1.0)
-        _one(d, tx, end_y, 1.0, r.required)
-        _label(d, r, reach - 6, (start_y + end_y) / 2, "end")
+        _many(d, sx, start_y, out)
+        _one(d, tx, end_y, out, r.required)
+        _label(d, r, reach - out * 6, (start_y + end_y) / 2, "end" if out > 0 else "start")
         return
     first = route.waypoints[0] if route.waypoints else target
     sx, s_out = _side(source, first)
@@ -392,7 +415,11 @@ def render_svg(arch: Architecture) -> str:
     infra_top = er_top + plan.height + 110
     note_width = _sans_width(arch.infrastructure.note, 11, bold=False)
     width = MARGIN * 2 + max(
-        plan.width + er_right_extra, infra.width, _sans_width(title, 20), LEGEND_WIDTH, note_width + 140
+        plan.width + er_right_extra + LOOP_REACH + 8,
+        infra.width,
+        _sans_width(title, 20),
+        LEGEND_WIDTH,
+        note_width + 140,
     )
     height = infra_top + infra.height + MARGIN
     d = draw.Drawing(math.ceil(width), math.ceil(height), font_family=SANS)
@@ -402,12 +429,18 @@ def render_svg(arch: Architecture) -> str:
     d.append(_text(summary, 12, MARGIN, MARGIN + 34, font_family=SANS, fill=MUTED))
     d.append(_text("Data model", 15, MARGIN, er_top - 50, font_family=SANS, font_weight="bold", fill=INK))
     _legend(d, MARGIN, er_top - 24)
+    left = MARGIN  # and room for a self-reference looping left of the first column
+    if any(
+        r.source == r.target and _loop_out(plan, r.source) < 0 and plan.boxes[r.source].layer == 0
+        for r in arch.relations
+    ):
+        left += LOOP_REACH + 8
     for p in plan.boxes.values():
-        p.x += MARGIN
+        p.x += left
         p.y += er_top
     for route in plan.routes:
         for point in route.waypoints:
-            point.x += MARGIN
+            point.x += left
             point.y += er_top
     slots = _target_slots(plan, boxes)
     for index, route in enumerate(plan.routes):
