@@ -351,7 +351,9 @@ def _links(deps: Dependencies, kind: str, event: Envelope) -> messages.Links:
     if kind == "codegen.completed" and isinstance(artifact, dict):
         seconds = deps.download_link_expiry_seconds
         url = deps.presign(str(artifact["bucket"]), str(artifact["key"]), seconds)
-        return messages.Links(deps.public_base_url, url, messages.expiry(seconds))
+        diagram = artifact.get("diagram_key")
+        diagram_url = deps.presign(str(artifact["bucket"]), str(diagram), seconds) if diagram else None
+        return messages.Links(deps.public_base_url, url, messages.expiry(seconds), diagram_url)
     return messages.Links(deps.public_base_url)
 
 

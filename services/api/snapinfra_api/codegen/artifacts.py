@@ -42,27 +42,31 @@ class ArtifactReader:
     def __init__(self, s3: Any):
         self._s3 = s3
 
-    def presigned_url(self, artifact: Artifact, expires_in: int) -> str:
-        """A URL of the artifact, once S3 says it is there (a URL of a missing object only fails later)."""
+    def presigned_url(self, artifact: Artifact, expires_in: int, *, key: str | None = None) -> str:
+        """A URL of the artifact (or of another object it names, such as its diagram), once S3 says it is
+        there (a URL of a missing object only fails later)."""
+        key = key or artifact.key
         try:
-            self._s3.head_object(Bucket=artifact.bucket, Key=artifact.key)
+            self._s3.head_object(Bucket=artifact.bucket, Key=key)
         except ClientError as exc:
             raise _missing(exc, artifact) or exc from exc
+        disposition = "inline" if key.endswith(".svg") else "attachment"
         return str(
             self._s3.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": artifact.bucket,
-                    "Key": artifact.key,
-                    "ResponseContentDisposition": f'attachment; filename="{filename(artifact)}"',
+                    "Key": key,
+                    "ResponseContentDisposition": f'{disposition}; filename="{filename(artifact, key)}"',
                 },
                 ExpiresIn=expires_in,
             )
         )
 
-    def open(self, artifact: Artifact, chunk_size: int = 64 * 1024) -> Download:
+    def open(self, artifact: Artifact, chunk_size: int = 64 * 1024, *, key: str | None = None) -> Download:
+        key = key or artifact.key
         try:
-            response = self._s3.get_object(Bucket=artifact.bucket, Key=artifact.key)
+            response = self._s3.get_object(Bucket=artifact.bucket, Key=key)
         except ClientError as exc:
             raise _missing(exc, artifact) or exc from exc
         body = response["Body"]
@@ -73,8 +77,12 @@ class ArtifactReader:
             finally:
                 body.close()
 
-        return Download(chunks(), int(response["ContentLength"]), filename(artifact))
+        return Download(chunks(), int(response["ContentLength"]), filename(artifact, key))
 
 
-def filename(artifact: Artifact) -> str:
-    return artifact.key.rsplit("/", 1)[-1]
+def filename(artifact: Artifact, key: str | None = None) -> str:
+    """The ZIP's own name; the diagram's, after the ZIP (<project>-architecture.svg)."""
+    name = artifact.key.rsplit("/", 1)[-1]
+    if key is None or key == artifact.key:
+        return name
+    return f"{name.removesuffix('.zip')}-{key.rsplit('/', 1)[-1]}"

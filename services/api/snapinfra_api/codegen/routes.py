@@ -1,4 +1,4 @@
-"""/api/code-gen: request a generated project, follow it, download it, delete it."""
+"""/api/code-gen: request a generated project, follow it, download it (and its diagram), delete it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from snapinfra_api.codegen.schemas import (
     DownloadUrlOut,
     ListQuery,
 )
-from snapinfra_api.codegen.use_cases import ArtifactGone, JobNotFound, JobNotReady
+from snapinfra_api.codegen.use_cases import ArtifactGone, DiagramGone, JobNotFound, JobNotReady
 from snapinfra_api.domain.interpret import UninterpretablePrompt
 from snapinfra_api.http.contract import Body, EventStream, documented
 from snapinfra_api.http.errors import ApiError, api_error_response
@@ -53,7 +53,8 @@ def _not_ready(exc: JobNotReady) -> ResponseReturnValue:
 
 
 @bp.errorhandler(ArtifactGone)
-def _gone(exc: ArtifactGone) -> ResponseReturnValue:
+@bp.errorhandler(DiagramGone)
+def _gone(exc: ArtifactGone | DiagramGone) -> ResponseReturnValue:
     return api_error_response(ApiError(410, "artifact_gone", str(exc)))
 
 
@@ -122,6 +123,42 @@ def download(job_id: str) -> ResponseReturnValue:
         headers={
             "Content-Length": str(found.content_length),
             "Content-Disposition": f'attachment; filename="{found.filename}"',
+        },
+    )
+
+
+# The diagram is an SVG of the api's own making, served from the api's origin: it may not run anything.
+_SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox"}
+
+
+@bp.get("/<job_id>/diagram-url")
+@documented(
+    "A presigned URL of the job's architecture diagram (SVG)",
+    tag="code-gen",
+    responses={200: DownloadUrlOut},
+    errors=(404, 409, 410),
+)
+def diagram_url(job_id: str) -> ResponseReturnValue:
+    url, expires_in = deps().jobs.diagram_url(caller().user_id, _job_id(job_id))
+    return {"url": url, "expiresIn": expires_in}
+
+
+@bp.get("/<job_id>/diagram")
+@documented(
+    "The job's architecture diagram: its entities with their references, and what the project deploys",
+    tag="code-gen",
+    responses={200: Body("image/svg+xml", "the architecture diagram, also in the ZIP as docs/architecture.svg")},
+    errors=(404, 409, 410),
+)
+def diagram(job_id: str) -> ResponseReturnValue:
+    found = deps().jobs.diagram(caller().user_id, _job_id(job_id))
+    return Response(
+        stream_with_context(found.chunks),
+        mimetype="image/svg+xml",
+        headers={
+            "Content-Length": str(found.content_length),
+            "Content-Disposition": f'inline; filename="{found.filename}"',
+            **_SVG_HEADERS,
         },
     )
 

@@ -102,6 +102,8 @@ class CodeGenerationOut(_Out):
         links = {"self": base}
         if job.status == "completed":
             links |= {"downloadUrl": f"{base}/download-url", "download": f"{base}/download"}
+            if job.artifact is not None and job.artifact.diagram_key is not None:
+                links |= {"diagramUrl": f"{base}/diagram-url", "diagram": f"{base}/diagram"}
         artifact = job.artifact
         return cls(
             id=job.id,

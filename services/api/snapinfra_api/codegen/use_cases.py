@@ -1,4 +1,5 @@
-"""The use cases of code generation jobs, apart from HTTP: request, read, list, download, delete."""
+"""The use cases of code generation jobs, apart from HTTP: request, read, list, download (the ZIP or its
+architecture diagram), delete."""
 
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ class ArtifactGone(LookupError):
     def __init__(self, job: CodeGenJob):
         super().__init__(
             f"code generation {job.id} completed, but its ZIP is no longer stored; request the project again"
+        )
+        self.job = job
+
+
+class DiagramGone(LookupError):
+    def __init__(self, job: CodeGenJob):
+        super().__init__(
+            f"code generation {job.id} completed, but its architecture diagram is not stored (it was generated "
+            "before diagrams were, or it is gone); request the project again"
         )
         self.job = job
 
@@ -133,6 +143,28 @@ class CodeGenJobs:
             return self.artifacts.open(job.artifact)
         except ArtifactMissing as exc:
             raise ArtifactGone(job) from exc
+
+    def diagram_url(self, user_id: str, job_id: str) -> tuple[str, int]:
+        """A presigned URL of the job's architecture diagram (SVG), stored beside its ZIP."""
+        job = self._completed(user_id, job_id)
+        assert job.artifact is not None
+        if job.artifact.diagram_key is None:
+            raise DiagramGone(job)
+        try:
+            url = self.artifacts.presigned_url(job.artifact, self.presign_expiry_seconds, key=job.artifact.diagram_key)
+        except ArtifactMissing as exc:
+            raise DiagramGone(job) from exc
+        return url, self.presign_expiry_seconds
+
+    def diagram(self, user_id: str, job_id: str) -> Download:
+        job = self._completed(user_id, job_id)
+        assert job.artifact is not None
+        if job.artifact.diagram_key is None:
+            raise DiagramGone(job)
+        try:
+            return self.artifacts.open(job.artifact, key=job.artifact.diagram_key)
+        except ArtifactMissing as exc:
+            raise DiagramGone(job) from exc
 
     def _completed(self, user_id: str, job_id: str) -> CodeGenJob:
         job = self.get(user_id, job_id)

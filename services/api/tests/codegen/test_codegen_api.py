@@ -200,10 +200,78 @@ def test_downloads_answer_409_until_completed_then_serve_the_zip(alice, deps, st
     assert 'filename="project-123.zip"' in streamed.headers["Content-Disposition"]
 
 
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><text>Book</text></svg>'
+
+
+def complete_with_diagram(deps, stack, user, job_id, svg=SVG):
+    """A completed job whose diagram codegen stored beside its ZIP, as its Completed event names it."""
+    key = f"codegen/{user}/{job_id}/attempt-1/architecture.svg"
+    stack.clients.s3.put_object(Bucket=stack.topology.bucket, Key=key, Body=svg, ContentType="image/svg+xml")
+    zip_key = f"codegen/{user}/{job_id}/attempt-1/project-123.zip"
+    stack.clients.s3.put_object(Bucket=stack.topology.bucket, Key=zip_key, Body=b"PK")
+    artifact = Artifact(
+        bucket=stack.topology.bucket,
+        key=zip_key,
+        manifest_key=zip_key + ".json",
+        size_bytes=2,
+        file_count=2,
+        sha256="0" * 64,
+        diagram_key=key,
+    )
+    project(
+        deps,
+        "CodeGenerationCompleted",
+        user,
+        job_id,
+        project_type="api",
+        generator="templated",
+        artifact=artifact,
+        completed_at=datetime.now(UTC),
+    )
+    return key
+
+
+def test_the_diagram_answers_409_until_completed_then_serves_the_svg_and_a_presigned_url(alice, deps, stack):
+    job_id = create(alice)["id"]
+    for path in ("diagram", "diagram-url"):
+        response = alice.get(f"/api/code-gen/{job_id}/{path}")
+        assert response.status_code == 409 and response.json["error"]["code"] == "not_completed", path
+    assert "diagram" not in alice.get(f"/api/code-gen/{job_id}").json["links"]
+    complete_with_diagram(deps, stack, "alice", job_id)
+
+    job = alice.get(f"/api/code-gen/{job_id}").json
+    assert job["links"]["diagram"] == f"/api/code-gen/{job_id}/diagram"
+    assert job["links"]["diagramUrl"] == f"/api/code-gen/{job_id}/diagram-url"
+    served = alice.get(job["links"]["diagram"])
+    assert served.status_code == 200 and served.mimetype == "image/svg+xml" and served.data == SVG
+    assert served.headers["Content-Disposition"] == 'inline; filename="project-123-architecture.svg"'
+    assert "default-src 'none'" in served.headers["Content-Security-Policy"]
+    signed = alice.get(job["links"]["diagramUrl"]).json
+    assert signed["expiresIn"] == 3600
+    fetched = requests.get(signed["url"], timeout=10)
+    assert fetched.status_code == 200 and fetched.content == SVG
+
+
+def test_a_completed_job_without_its_diagram_answers_410(alice, deps, stack):
+    old = create(alice)["id"]
+    complete(deps, stack, "alice", old)  # completed before diagrams: its artifact names none
+    assert "diagram" not in alice.get(f"/api/code-gen/{old}").json["links"]
+    gone = create(alice)["id"]
+    key = complete_with_diagram(deps, stack, "alice", gone)
+    stack.clients.s3.delete_object(Bucket=stack.topology.bucket, Key=key)
+    for job_id in (old, gone):
+        for path in ("diagram", "diagram-url"):
+            response = alice.get(f"/api/code-gen/{job_id}/{path}")
+            assert response.status_code == 410, (job_id, path)
+            assert response.json["error"]["code"] == "artifact_gone"
+            assert "architecture diagram is not stored" in response.json["error"]["message"]
+    assert alice.get(f"/api/code-gen/{gone}/download").status_code == 200  # the ZIP is still there
+
+
 def test_a_user_never_sees_downloads_or_deletes_another_users_job(alice, bob, deps, stack):
     job_id = create(alice)["id"]
-    complete(deps, stack, "alice", job_id)
-    for path in ("", "/download-url", "/download"):
+    complete_with_diagram(deps, stack, "alice", job_id)
+    for path in ("", "/download-url", "/download", "/diagram", "/diagram-url"):
         assert bob.get(f"/api/code-gen/{job_id}{path}").status_code == 404
     assert bob.delete(f"/api/code-gen/{job_id}").status_code == 404
     assert bob.get("/api/code-gen").json["items"] == []
