@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,9 +220,10 @@ def consumer_for(
     )
 
 
-def stop_on_signals(consumer: Consumer | None = None) -> threading.Event:
-    """SIGTERM (ECS) or SIGINT (Ctrl-C) sets the returned event; a long poll in progress is cut short."""
-    stop = threading.Event()
+def stop_on_signals(consumer: Consumer | None = None, stop: threading.Event | None = None) -> threading.Event:
+    """SIGTERM (ECS) or SIGINT (Ctrl-C) sets `stop` (a new event if none is given), which it returns;
+    a long poll `consumer` is in on the main thread is cut short."""
+    stop = stop or threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
         log.info("stopping", extra={"signal": signal.Signals(signum).name})
@@ -239,6 +241,79 @@ def stop_on_signals(consumer: Consumer | None = None) -> threading.Event:
     return stop
 
 
+Loop = Callable[[threading.Event], object]
+
+
+class WorkerRuntime:
+    """Several consumers, and loops beside them (the api's outbox relay), that start and stop together on
+    one stop event. Each consumer runs its own `on_shutdown` hook as it stops.
+
+    In a worker process `run()` owns the process: the first consumer runs on the main thread, where SIGTERM
+    can cut its long poll short, and the others beside it. Inside a server that owns the signals (the api
+    under gunicorn), `start()` runs everything on daemon threads and `stop()` ends it."""
+
+    def __init__(
+        self,
+        consumers: Sequence[Consumer],
+        loops: Mapping[str, Loop] | None = None,
+        *,
+        grace_seconds: float,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.consumers = list(consumers)
+        self.loops = dict(loops or {})
+        self.grace_seconds = grace_seconds
+        self.stop_event = stop or threading.Event()
+        self._clock = clock
+        self._threads: list[tuple[threading.Thread, Consumer | None]] = []
+
+    def _start(self, consumers: Sequence[Consumer]) -> None:
+        for consumer in consumers:
+            name = consumer.queue_name or "consumer"
+            thread = threading.Thread(target=consumer.run, args=(self.stop_event,), name=name, daemon=True)
+            self._threads.append((thread, consumer))
+        for name, loop in self.loops.items():
+            self._threads.append((threading.Thread(target=loop, args=(self.stop_event,), name=name, daemon=True), None))
+        for thread, _ in self._threads:
+            thread.start()
+
+    def start(self) -> None:
+        """Every consumer and loop on its own daemon thread."""
+        self._start(self.consumers)
+
+    def run(self) -> None:
+        """Until SIGTERM or SIGINT (or `stop()`): the first consumer on this (the main) thread, the rest beside."""
+        main, *beside = self.consumers
+        stop_on_signals(main, self.stop_event)
+        self._start(beside)
+        main.run(self.stop_event)
+        self._join(self._clock() + self.grace_seconds)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Set the stop event; wait (up to `timeout`, by default the grace) for the consumers to finish the
+        batch in hand and for the loops to tidy up."""
+        self.stop_event.set()
+        self._join(self._clock() + (self.grace_seconds if timeout is None else timeout))
+
+    def _join(self, deadline: float) -> None:
+        # A consumer blocked in a long poll holds no work: it is not waited for (a daemon thread, it ends
+        # with the process).
+        for thread, consumer in self._threads:
+            while thread.is_alive() and self._clock() < deadline:
+                if consumer is not None and consumer.receiving:
+                    break
+                thread.join(0.05)
+
+
+def exit_worker() -> None:
+    """The end of a worker process: flush the logs; handlers still running past the grace were released to
+    other workers, so don't wait for them."""
+    logging.shutdown()
+    if any(t.name.startswith("handler") and t.is_alive() for t in threading.enumerate()):
+        os._exit(0)
+
+
 def run_worker(
     service: Service,
     settings: WorkerSettings,
@@ -253,9 +328,5 @@ def run_worker(
     except Stopped:
         return
     consumer = consumer_for(clients, settings, resources, build_handlers(clients, resources))
-    stop = stop_on_signals(consumer) if not stop.is_set() else stop
-    consumer.run(stop)  # runs the on_shutdown hook before it returns
-    logging.shutdown()
-    # Handlers still running past the grace were released to other workers; don't wait for them.
-    if any(t.name.startswith("handler") and t.is_alive() for t in threading.enumerate()):
-        os._exit(0)
+    WorkerRuntime([consumer], grace_seconds=settings.shutdown_grace_seconds, stop=stop).run()
+    exit_worker()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from snapinfra_api.adapters.limits import IdempotencyStore, SlidingWindows, TokenBuckets
 from snapinfra_api.adapters.outbox import OutboxRelay
@@ -21,9 +20,8 @@ from snapinfra_api.notifications.store import SubscriptionReadModel
 from snapinfra_api.notifications.use_cases import Notifications, Policy
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
-from snapinfra_shared.consumer import Consumer
 from snapinfra_shared.publisher import Publisher
-from snapinfra_shared.runtime import Resources, consumer_for, resolve_resources
+from snapinfra_shared.runtime import Resources, WorkerRuntime, consumer_for, resolve_resources
 
 
 @dataclass
@@ -40,9 +38,7 @@ class ApiDependencies:
     deployments: Deployments
     rate_limits: TokenBuckets
     idempotency: IdempotencyStore
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _consumer: Consumer | None = None
+    _runtime: WorkerRuntime | None = None
 
     def start_background(self) -> None:
         """Consume the api's queue (the projection) and relay the outbox, on daemon threads."""
@@ -51,29 +47,19 @@ class ApiDependencies:
             **build_notification_handlers(self.notifications.read_model),
         }
         consumer = consumer_for(self.clients, self.settings, self.resources, handlers)
-        self._consumer = consumer
-        self._threads = [
-            threading.Thread(target=consumer.run, args=(self._stop,), name="projection", daemon=True),
-            threading.Thread(
-                target=self.relay.run,
-                args=(self._stop, self.settings.outbox_interval_seconds),
-                name="outbox-relay",
-                daemon=True,
-            ),
-        ]
-        for thread in self._threads:
-            thread.start()
+        interval = self.settings.outbox_interval_seconds
+        self._runtime = WorkerRuntime(
+            [consumer],
+            {"outbox-relay": lambda stop: self.relay.run(stop, interval)},
+            grace_seconds=self.settings.shutdown_grace_seconds,
+        )
+        self._runtime.start()
 
     def stop_background(self, timeout: float) -> None:
-        """Let the relay tidy up and the projection finish the batch in hand. A consumer blocked in a
-        long poll holds no work, so it is not waited for (a daemon thread, it ends with the process)."""
-        self._stop.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            while thread.is_alive() and time.monotonic() < deadline:
-                if thread.name == "projection" and self._consumer is not None and self._consumer.receiving:
-                    break
-                thread.join(0.05)
+        """Let the relay tidy up and the projection finish the batch in hand (a projection blocked in a long
+        poll holds no work, so it is not waited for)."""
+        if self._runtime is not None:
+            self._runtime.stop(timeout)
 
 
 def build_authenticator(settings: ApiSettings) -> Authenticator:

@@ -4,19 +4,17 @@ users' job events, system alerts) in the main thread, and its delivery attempts 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
-import threading
-import time
 
 from snapinfra_notifier.bootstrap import build_delivery_handler, build_dependencies, build_handlers
 from snapinfra_notifier.settings import NotifierSettings
 from snapinfra_shared.consumer import Consumer
 from snapinfra_shared.runtime import (
     Stopped,
+    WorkerRuntime,
     consumer_for,
     consumer_options,
     dead_letter_announcer,
+    exit_worker,
     resolve_resources,
     start_service,
     stop_on_signals,
@@ -46,17 +44,9 @@ def main() -> None:
         on_dead_letter=dead_letter_announcer(clients, resources, work.name),
         service="notifier",
     )
-    stop = stop_on_signals(events) if not stop.is_set() else stop
-    beside = threading.Thread(target=deliveries.run, args=(stop,), name="deliveries", daemon=True)
-    beside.start()
-    events.run(stop)
-    # The delivery consumer finishes what it has in hand; blocked in a long poll it holds no work.
-    deadline = time.monotonic() + settings.shutdown_grace_seconds
-    while beside.is_alive() and not deliveries.receiving and time.monotonic() < deadline:
-        beside.join(0.05)
-    logging.shutdown()
-    if any(t.name.startswith("handler") and t.is_alive() for t in threading.enumerate()):
-        os._exit(0)
+    # The events in the main thread (where SIGTERM cuts a long poll short), the deliveries beside them.
+    WorkerRuntime([events, deliveries], grace_seconds=settings.shutdown_grace_seconds, stop=stop).run()
+    exit_worker()
 
 
 if __name__ == "__main__":
