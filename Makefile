@@ -28,12 +28,12 @@ dev: setup  ## run the whole system: embedded AWS, provisioning, api on :5000 an
 test: setup  ## lint, then every test (unit, integration on moto, end to end)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli infra/snapinfra_infra
+	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli infra/snapinfra_infra services/api/tests/fakes.py
 	$(UV) run python -m snapinfra_shared.docs --check
 	$(UV) run pytest $(PYTEST_ARGS)
 
 typecheck: setup  ## mypy, strict
-	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli infra/snapinfra_infra
+	$(UV) run mypy shared/snapinfra_shared services/*/snapinfra_* cli/snapinfra_cli infra/snapinfra_infra services/api/tests/fakes.py
 
 bench: setup  ## measure throughput, latency and AWS calls per job on the running system (make dev first)
 	$(UV) run python tests/benchmarks/bench_codegen.py $(BENCH_ARGS)

@@ -111,7 +111,7 @@ class System:
         clients = AwsClients(s3_addressing_style="path")
         api_settings = ApiSettings(auth_mode="dev", prefix=stack.prefix, webhook_allowed_hosts=["127.0.0.1"], **COMMON)
         api = api_dependencies(api_settings, clients)
-        self.app = create_app(dependencies=api)  # with tracing on, the Flask instrumentation wraps it
+        self.app = create_app(ports=api)  # with tracing on, the Flask instrumentation wraps it
         handlers = api_handlers(api.repository, api.deployments.repository)
         handlers |= build_notification_handlers(api.notifications.read_model)
         self.projection = consumer_for(clients, api_settings, api.resources, handlers)

@@ -49,5 +49,5 @@ class LiveApi:
 def live_api(stack: Any, serve: Any) -> Iterator[LiveApi]:
     settings = ApiSettings(auth_mode="dev", prefix=stack.prefix, s3_addressing_style="path", startup_timeout_seconds=5)
     deps = build_dependencies(settings)
-    with serve(create_app(dependencies=deps)) as url:
+    with serve(create_app(ports=deps)) as url:
         yield LiveApi(url, deps)

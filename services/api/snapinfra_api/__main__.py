@@ -75,7 +75,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
         clients = start_service("api", self._settings)
         dependencies = build_dependencies(self._settings, clients)
         self._dependencies = dependencies
-        return create_app(dependencies=dependencies)
+        return create_app(ports=dependencies)
 
 
 def _post_worker_init(worker: Any) -> None:

@@ -15,13 +15,13 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
 from snapinfra_api.admin import routes as admin
-from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
 from snapinfra_api.codegen import routes as codegen
 from snapinfra_api.deployments import routes as deployments
 from snapinfra_api.http import docs, health
 from snapinfra_api.http.errors import register_error_handlers
 from snapinfra_api.http.request import JsonBodies
 from snapinfra_api.notifications import routes as notifications
+from snapinfra_api.ports import ApiPorts
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared import tracing
 from snapinfra_shared.logs import bind_context, reset_context
@@ -54,14 +54,19 @@ class BoundedRequest(Request):
         return super().stream
 
 
-def create_app(settings: ApiSettings | None = None, dependencies: ApiDependencies | None = None) -> Flask:
-    settings = settings or (dependencies.settings if dependencies else ApiSettings())
+def create_app(settings: ApiSettings | None = None, ports: ApiPorts | None = None) -> Flask:
+    """The app over `ports` (the real ones from AWS, built by bootstrap.py, when none are given)."""
+    settings = settings or (ports.settings if ports else ApiSettings())
+    if ports is None:
+        from snapinfra_api.bootstrap import build_dependencies
+
+        ports = build_dependencies(settings)
     app = Flask("snapinfra_api")
     app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = JsonBodies(app, settings.max_json_depth)
     app.json.sort_keys = False
-    app.extensions["snapinfra"] = dependencies or build_dependencies(settings)
+    app.extensions["snapinfra"] = ports
     register_error_handlers(app)
     if tracing.enabled():  # first, so that the request's span is current in the hooks below
         from opentelemetry.instrumentation.flask import FlaskInstrumentor

@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from snapinfra_api.adapters.health import AwsHealthProbe
 from snapinfra_api.adapters.limits import IdempotencyStore, SlidingWindows, TokenBuckets
 from snapinfra_api.adapters.outbox import OutboxRelay
+from snapinfra_api.admin.store import QueueInspector
 from snapinfra_api.codegen.artifacts import ArtifactReader
 from snapinfra_api.codegen.projection import build_handlers
 from snapinfra_api.codegen.store import JobRepository
@@ -18,6 +20,7 @@ from snapinfra_api.http.auth import Authenticator, DevHeaderAuthenticator, JwtAu
 from snapinfra_api.notifications.projection import build_notification_handlers
 from snapinfra_api.notifications.store import SubscriptionReadModel
 from snapinfra_api.notifications.use_cases import Notifications, Policy
+from snapinfra_api.ports import ApiPorts
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.publisher import Publisher
@@ -25,19 +28,14 @@ from snapinfra_shared.runtime import Resources, WorkerRuntime, consumer_for, res
 
 
 @dataclass
-class ApiDependencies:
-    settings: ApiSettings
+class ApiDependencies(ApiPorts):
+    """The real ports, and what runs beside the HTTP app: the projection consumer and the outbox relay."""
+
     clients: AwsClients
     resources: Resources
     repository: JobRepository
     publisher: Publisher
-    jobs: CodeGenJobs
-    authenticator: Authenticator
     relay: OutboxRelay
-    notifications: Notifications
-    deployments: Deployments
-    rate_limits: TokenBuckets
-    idempotency: IdempotencyStore
     _runtime: WorkerRuntime | None = None
 
     def start_background(self) -> None:
@@ -76,6 +74,17 @@ def build_authenticator(settings: ApiSettings) -> Authenticator:
     )
 
 
+def notification_policy(settings: ApiSettings) -> Policy:
+    return Policy(
+        confirmation_ttl_seconds=settings.confirmation_ttl_seconds,
+        code_ttl_seconds=settings.sms_code_ttl_seconds,
+        code_max_attempts=settings.sms_code_max_attempts,
+        confirmations_per_target=settings.confirmations_per_target,
+        confirmation_window_seconds=settings.confirmation_window_seconds,
+        max_per_user=settings.max_subscriptions_per_user,
+    )
+
+
 def build_dependencies(
     settings: ApiSettings, clients: AwsClients | None = None, clock: Callable[[], float] = time.time
 ) -> ApiDependencies:
@@ -101,17 +110,12 @@ def build_dependencies(
             publisher,
             relay,
             SlidingWindows(clients.dynamodb, resources.table, clock),
-            Policy(
-                confirmation_ttl_seconds=settings.confirmation_ttl_seconds,
-                code_ttl_seconds=settings.sms_code_ttl_seconds,
-                code_max_attempts=settings.sms_code_max_attempts,
-                confirmations_per_target=settings.confirmations_per_target,
-                confirmation_window_seconds=settings.confirmation_window_seconds,
-                max_per_user=settings.max_subscriptions_per_user,
-            ),
+            notification_policy(settings),
             clock,
         ),
         deployments=Deployments(DeploymentRepository(clients.dynamodb, resources.table), repository, publisher, relay),
         rate_limits=TokenBuckets(clients.dynamodb, resources.table, clock),
         idempotency=IdempotencyStore(clients.dynamodb, resources.table, clock),
+        queues=QueueInspector(clients.sqs, settings.topology()),
+        health=AwsHealthProbe(clients, resources),
     )

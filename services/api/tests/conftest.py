@@ -20,7 +20,7 @@ def deps(stack):
 
 @pytest.fixture
 def app(deps):
-    return create_app(dependencies=deps)
+    return create_app(ports=deps)
 
 
 @pytest.fixture

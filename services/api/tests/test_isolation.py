@@ -115,7 +115,7 @@ SEEDERS = [seed_code_generation, seed_deployment, seed_subscriptions]
 @pytest.fixture
 def walk_app(stack):
     deps = build_dependencies(api_settings(stack, sse_max_seconds=1, sse_poll_seconds=0.1))
-    return deps, create_app(dependencies=deps)
+    return deps, create_app(ports=deps)
 
 
 def test_every_route_as_another_user_finds_nothing_of_the_owners(walk_app, stack):

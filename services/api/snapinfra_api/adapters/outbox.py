@@ -13,17 +13,21 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from snapinfra_api.codegen.store import JobRepository
 from snapinfra_shared.events import Envelope
 from snapinfra_shared.publisher import Publisher
+
+if TYPE_CHECKING:
+    from snapinfra_api.ports import EventPublisher
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_SECONDS = 0.5
 
 
-def publish_now(publisher: Publisher, event: Envelope) -> bool:
+def publish_now(publisher: EventPublisher, event: Envelope) -> bool:
     """Publish an accepted request's event at once. A failure is only logged: the request is accepted all
     the same, its event waits in the outbox, and the relay publishes it later."""
     try:

@@ -17,19 +17,19 @@ from snapinfra_api.admin.schemas import (
     QueueStatusOut,
     RedriveOut,
 )
-from snapinfra_api.admin.store import QueueInspector, UnknownQueue
+from snapinfra_api.admin.store import UnknownQueue
 from snapinfra_api.http.contract import documented
 from snapinfra_api.http.errors import ApiError, api_error_response
 from snapinfra_api.http.request import authenticate_admin, caller, deps, query_args
+from snapinfra_api.ports import QueueAdmin
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 bp.before_request(authenticate_admin)
 audit = logging.getLogger("snapinfra.audit")
 
 
-def _inspector() -> QueueInspector:
-    d = deps()
-    return QueueInspector(d.clients.sqs, d.settings.topology())
+def _inspector() -> QueueAdmin:
+    return deps().queues
 
 
 def _audit(action: str, **fields: object) -> None:

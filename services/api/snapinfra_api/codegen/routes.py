@@ -192,7 +192,7 @@ def events(job_id: str) -> ResponseReturnValue:
     first = d.jobs.get(user, job_id)  # 404 before the stream starts
 
     def read() -> tuple[str, dict[str, object]] | None:
-        job = d.repository.get(user, job_id)
+        job = d.jobs.repository.get(user, job_id)
         return (job.status, CodeGenerationOut.of(job).wire()) if job else None
 
     settings = d.settings

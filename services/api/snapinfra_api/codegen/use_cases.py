@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import uuid6
 
-from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
-from snapinfra_api.codegen.artifacts import ArtifactMissing, ArtifactReader, Download
+from snapinfra_api.adapters.outbox import publish_now
+from snapinfra_api.codegen.artifacts import ArtifactMissing, Download
 from snapinfra_api.codegen.model import CodeGenJob
-from snapinfra_api.codegen.store import JobRepository, Page
+from snapinfra_api.codegen.store import Page
 from snapinfra_api.domain.interpret import infer_spec
 from snapinfra_shared.catalog import CodeGenerationDeleted, CodeGenerationRequested
 from snapinfra_shared.events import new_event
-from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.spec import ProjectSpec, ProjectType
+
+if TYPE_CHECKING:
+    from snapinfra_api.ports import Artifacts, EventPublisher, JobStore, Outbox
 
 
 class JobNotFound(LookupError):
@@ -52,10 +54,10 @@ class DiagramGone(LookupError):
 
 @dataclass(frozen=True)
 class CodeGenJobs:
-    repository: JobRepository
-    publisher: Publisher
-    artifacts: ArtifactReader
-    outbox: OutboxRelay
+    repository: JobStore
+    publisher: EventPublisher
+    artifacts: Artifacts
+    outbox: Outbox
     presign_expiry_seconds: int
 
     def request(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import uuid6
 
-from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
-from snapinfra_api.codegen.store import JobRepository
+from snapinfra_api.adapters.outbox import publish_now
 from snapinfra_api.deployments.model import Deployment
 from snapinfra_api.deployments.store import DeploymentPage, DeploymentRepository, StepPage
 from snapinfra_shared.catalog import DeploymentDestroyRequested, DeploymentRequested, Environment
 from snapinfra_shared.events import new_event
-from snapinfra_shared.publisher import Publisher
+
+if TYPE_CHECKING:
+    from snapinfra_api.ports import EventPublisher, JobStore, Outbox
 
 # Where each project type keeps its template, inside the ZIP's project folder.
 TEMPLATE_PATHS = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
@@ -41,9 +43,9 @@ def stack_name(environment: str, deployment_id: str) -> str:
 @dataclass(frozen=True)
 class Deployments:
     repository: DeploymentRepository
-    jobs: JobRepository
-    publisher: Publisher
-    outbox: OutboxRelay
+    jobs: JobStore
+    publisher: EventPublisher
+    outbox: Outbox
 
     def request(
         self,

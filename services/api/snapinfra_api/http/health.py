@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -39,26 +36,7 @@ def healthz() -> ResponseReturnValue:
     public=True,
 )
 def readyz() -> ResponseReturnValue:
-    d = deps()
-    checks: dict[str, str] = {}
-    probes: tuple[tuple[str, Callable[[], Any]], ...] = (
-        ("table", lambda: d.clients.dynamodb.describe_table(TableName=d.resources.table)),
-        (
-            "queue",
-            lambda: d.clients.sqs.get_queue_attributes(QueueUrl=d.resources.queue_url, AttributeNames=["QueueArn"]),
-        ),
-        # A listing of its own prefix, not HeadBucket: on AWS the api may list only under its prefix.
-        (
-            "bucket",
-            lambda: d.clients.s3.list_objects_v2(Bucket=d.resources.bucket, Prefix=d.resources.prefix, MaxKeys=1),
-        ),
-    )
-    for name, probe in probes:
-        try:
-            probe()
-            checks[name] = "ok"
-        except Exception as exc:
-            checks[name] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+    checks = deps().health.checks()
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
 

@@ -14,12 +14,12 @@ from snapinfra_api.http.auth import Principal
 from snapinfra_api.http.errors import ApiError, field_errors
 
 if TYPE_CHECKING:
-    from snapinfra_api.bootstrap import ApiDependencies
+    from snapinfra_api.ports import ApiPorts
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def deps() -> ApiDependencies:
+def deps() -> ApiPorts:
     return current_app.extensions["snapinfra"]  # type: ignore[no-any-return]
 
 

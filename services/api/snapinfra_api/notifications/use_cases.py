@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uuid6
 
 from snapinfra_api.adapters.limits import SlidingWindows
-from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
+from snapinfra_api.adapters.outbox import publish_now
 from snapinfra_api.notifications.store import (
     DuplicateTarget,
     SubscriptionReadModel,
@@ -39,7 +39,9 @@ from snapinfra_shared.catalog import (
     SubscriptionRequested,
 )
 from snapinfra_shared.events import new_event
-from snapinfra_shared.publisher import Publisher
+
+if TYPE_CHECKING:
+    from snapinfra_api.ports import EventPublisher, Outbox
 
 
 class SubscriptionNotFound(LookupError):
@@ -130,8 +132,8 @@ class Created:
 @dataclass(frozen=True)
 class Notifications:
     read_model: SubscriptionReadModel
-    publisher: Publisher
-    outbox: OutboxRelay
+    publisher: EventPublisher
+    outbox: Outbox
     windows: SlidingWindows
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.time

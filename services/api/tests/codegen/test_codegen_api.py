@@ -348,9 +348,7 @@ def test_a_process_that_dies_between_its_write_and_its_publish_loses_nothing(sta
     dying = build_dependencies(api_settings(stack))
     dying.jobs.__dict__["publisher"] = _DiesOnPublish(SystemExit(137))
     with pytest.raises(SystemExit):
-        As(create_app(dependencies=dying).test_client(), "alice").post(
-            "/api/code-gen", json={**GUIDE_REQUEST, "spec": SPEC}
-        )
+        As(create_app(ports=dying).test_client(), "alice").post("/api/code-gen", json={**GUIDE_REQUEST, "spec": SPEC})
     assert stack.drain("codegen") == []
 
     restarted = build_dependencies(api_settings(stack, outbox_grace_seconds=0))

@@ -38,7 +38,7 @@ def live(stack, serve):
     deps = build_dependencies(
         api_settings(stack, sse_poll_seconds=0.05, sse_heartbeat_seconds=0.2, sse_max_seconds=20, sse_max_streams=1)
     )
-    with serve(create_app(dependencies=deps)) as base_url:
+    with serve(create_app(ports=deps)) as base_url:
         yield deps, base_url
 
 
@@ -112,7 +112,7 @@ def test_another_users_job_has_no_stream(live):
 
 def test_a_stream_ends_after_its_time_limit(stack, serve):
     deps = build_dependencies(api_settings(stack, sse_poll_seconds=0.05, sse_max_seconds=0.5))
-    with serve(create_app(dependencies=deps)) as base_url:
+    with serve(create_app(ports=deps)) as base_url:
         job_id = create(base_url)
         seen: list = []
         started = time.monotonic()

@@ -143,7 +143,7 @@ def test_a_browser_renders_the_operations_offline(stack, serve, tmp_path):
     """Headless Chromium, with background networking off, loads /docs from a real loopback server and
     renders the operations: everything the page needs comes from the api."""
     deps = build_dependencies(api_settings(stack))
-    with serve(create_app(dependencies=deps)) as base_url:
+    with serve(create_app(ports=deps)) as base_url:
         command = [
             str(CHROMIUM),
             "--headless",
@@ -175,7 +175,7 @@ def test_the_running_api_keeps_its_contract(stack, serve):
     """Every documented operation (whatever routes exist when this runs), valid and invalid inputs, on a
     real server: no 5xx, and every answer's status, type, headers and body as the document says."""
     deps = build_dependencies(api_settings(stack, job_rate_burst=10_000, sse_max_seconds=2, sse_poll_seconds=0.2))
-    with serve(create_app(dependencies=deps)) as base_url:
+    with serve(create_app(ports=deps)) as base_url:
         schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
         schema.config.update(base_url=base_url)
         failures, exercised = {}, []
@@ -210,7 +210,7 @@ def test_real_deployment_and_notification_answers_match_their_declared_models(st
     """Answers schemathesis cannot reach with made-up ids (a queued, a deployed and a destroying deployment,
     its step log, subscriptions with a secret, deliveries), each validated against the document."""
     deps = build_dependencies(api_settings(stack))
-    client = create_app(dependencies=deps).test_client()
+    client = create_app(ports=deps).test_client()
     schema = schemathesis.openapi.from_dict(client.get("/openapi.json").json)
     owner = As(client, "owner")
     deployed = seed_deployment(owner, deps, stack).ids[0]
@@ -255,7 +255,7 @@ def test_every_event_of_a_job_stream_matches_its_declared_schema(stack):
     """A real stream, parsed: each event's name, id and JSON data validated against the schema the document
     declares for the stream (schemathesis reads the events and checks each `data` against its model)."""
     deps = build_dependencies(api_settings(stack, sse_poll_seconds=0.05, sse_max_seconds=30))
-    client = create_app(dependencies=deps).test_client()
+    client = create_app(ports=deps).test_client()
     operation = schemathesis.openapi.from_dict(client.get("/openapi.json").json)["/api/code-gen/{job_id}/events"]
     owner = As(client, "owner")
 
@@ -349,7 +349,7 @@ def test_the_camel_case_spec_is_accepted_and_the_job_carries_it(client, deps):
 def routes_taking_a_body() -> list[tuple[str, str]]:
     """(method, path) of every route whose contract declares a JSON body, or that reads it for its
     Idempotency-Key fingerprint: read from the app's url_map, so a route is covered the day it is added."""
-    app = create_app(ApiSettings(auth_mode="dev"), dependencies=object())  # only its routes are read
+    app = create_app(ApiSettings(auth_mode="dev"), ports=object())  # only its routes are read
     found = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]

@@ -22,7 +22,7 @@ REQUEST = {"projectId": "p-1", "type": "api", "prompt": "Create a REST API for u
 def limited(stack, clock):
     """An app whose users may create 3 jobs at once, then one a second, on a clock the test moves."""
     deps = build_dependencies(api_settings(stack, job_rate_per_minute=60, job_rate_burst=3), clock=clock)
-    return deps, create_app(dependencies=deps).test_client()
+    return deps, create_app(ports=deps).test_client()
 
 
 def test_over_the_limit_answers_429_with_retry_after_and_ratelimit_headers(limited, clock):
@@ -85,7 +85,7 @@ def test_concurrent_posts_of_one_user_are_refused_only_past_the_burst(stack, clo
     """Thirty clients of one user POST at once: under a burst of 1000 none is refused (no lost race
     answers 429); under a burst of 10 exactly ten are accepted."""
     deps = build_dependencies(api_settings(stack, job_rate_per_minute=1, job_rate_burst=burst), clock=clock)
-    app = create_app(dependencies=deps)
+    app = create_app(ports=deps)
     answers = _concurrently(30, lambda: As(app.test_client(), "alice").post("/api/code-gen", json=REQUEST))
     codes = [a.status_code for a in answers]
     print(f"burst {burst}: {codes.count(429)}/30 answered 429")
@@ -154,7 +154,7 @@ def test_a_bucket_in_the_former_shape_is_taken_over(stack, clock):
 
 
 def test_limits_off_when_the_rate_is_zero(stack):
-    client = create_app(dependencies=build_dependencies(api_settings(stack, job_rate_per_minute=0))).test_client()
+    client = create_app(ports=build_dependencies(api_settings(stack, job_rate_per_minute=0))).test_client()
     answers = [As(client, "alice").post("/api/code-gen", json=REQUEST) for _ in range(12)]
     assert {a.status_code for a in answers} == {202} and "X-RateLimit-Limit" not in answers[0].headers
 

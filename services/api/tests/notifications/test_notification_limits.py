@@ -27,7 +27,7 @@ VICTIM = "+14155552671"
 
 def client_with(stack, **settings):
     deps = build_dependencies(api_settings(stack, **settings))
-    return deps, create_app(dependencies=deps).test_client()
+    return deps, create_app(ports=deps).test_client()
 
 
 def confirmation_messages(stack, target: str) -> list[str]:

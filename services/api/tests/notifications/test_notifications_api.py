@@ -41,7 +41,7 @@ def deps(stack):
 
 @pytest.fixture
 def app(deps):
-    return create_app(dependencies=deps)
+    return create_app(ports=deps)
 
 
 def sent_to_notifier(stack) -> list:
