@@ -6,11 +6,23 @@ from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 from snapinfra_api.settings import ApiSettings
 
+from .fakes import FakePorts
+
 
 def api_settings(stack, **overrides) -> ApiSettings:
     return ApiSettings(
         auth_mode="dev", prefix=stack.prefix, s3_addressing_style="path", startup_timeout_seconds=5, **overrides
     )
+
+
+def fake_settings(**overrides) -> ApiSettings:
+    """Settings for an app over the in-memory ports (no embedded AWS)."""
+    return ApiSettings(**{"auth_mode": "dev", **overrides})
+
+
+@pytest.fixture
+def fake_ports(clock) -> FakePorts:
+    return FakePorts(fake_settings(), clock)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The jwt auth mode: tokens verified against a JWKS served over real HTTP on loopback."""
+"""The jwt auth mode: tokens verified against a JWKS served over real HTTP on loopback, by an app over the
+in-memory ports (authentication is no AWS behaviour)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from snapinfra_api.app import create_app
-from snapinfra_api.bootstrap import build_dependencies
 
-from ..conftest import api_settings
+from ..conftest import fake_settings
+from ..fakes import FakePorts
 
 ISSUER, AUDIENCE = "https://issuer.test", "snapinfra-api"
 
@@ -53,11 +54,8 @@ def jwks_url(keys):
 
 
 @pytest.fixture
-def jwt_client(stack, jwks_url):
-    settings = api_settings(stack).model_copy(
-        update={"auth_mode": "jwt", "jwt_jwks_url": jwks_url, "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE}
-    )
-    return create_app(dependencies=build_dependencies(settings)).test_client()
+def jwt_client(jwks_url):
+    return jwt_app_client(jwks_url)
 
 
 def token(key, **claims) -> str:
@@ -117,17 +115,11 @@ def test_jwt_mode_without_its_settings_refuses_to_start():
         ApiSettings(auth_mode="jwt")
 
 
-def jwt_app_client(stack, jwks_url, **overrides):
-    settings = api_settings(stack).model_copy(
-        update={
-            "auth_mode": "jwt",
-            "jwt_jwks_url": jwks_url,
-            "jwt_issuer": ISSUER,
-            "jwt_audience": AUDIENCE,
-            **overrides,
-        }
+def jwt_app_client(jwks_url, **overrides):
+    settings = fake_settings(
+        auth_mode="jwt", jwt_jwks_url=jwks_url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE, **overrides
     )
-    return create_app(dependencies=build_dependencies(settings)).test_client()
+    return create_app(ports=FakePorts(settings)).test_client()
 
 
 @pytest.mark.parametrize(
@@ -144,8 +136,8 @@ def jwt_app_client(stack, jwks_url, **overrides):
     ],
     ids=["group", "other-group", "no-claim", "scope", "scope-prefix", "cognito", "nested", "string-mismatch"],
 )
-def test_admin_rights_come_from_the_configured_claim(stack, jwks_url, keys, settings, claims, admin):
-    client = jwt_app_client(stack, jwks_url, **settings)
+def test_admin_rights_come_from_the_configured_claim(jwks_url, keys, settings, claims, admin):
+    client = jwt_app_client(jwks_url, **settings)
     header = {"Authorization": f"Bearer {token(keys[0], **claims)}"}
     response = client.get("/api/admin/queue-status", headers=header)
     assert response.status_code == (200 if admin else 403)
@@ -154,8 +146,8 @@ def test_admin_rights_come_from_the_configured_claim(stack, jwks_url, keys, sett
     assert client.get("/api/code-gen", headers=header).status_code == 200
 
 
-def test_admin_routes_still_need_a_valid_token(stack, jwks_url, keys):
-    client = jwt_app_client(stack, jwks_url)
+def test_admin_routes_still_need_a_valid_token(jwks_url, keys):
+    client = jwt_app_client(jwks_url)
     expired = token(keys[0], groups=["snapinfra-admin"], exp=int(time.time()) - 60)
     response = client.get("/api/admin/queue-status", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
