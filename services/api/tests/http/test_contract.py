@@ -35,13 +35,21 @@ from snapinfra_api.http.limits import IDEMPOTENT
 from snapinfra_api.http.request import nesting_exceeds
 from snapinfra_api.settings import ApiSettings
 
-from ..conftest import As, api_settings
+from ..conftest import As, api_settings, fake_settings
 from ..deployments.test_deployments_api import completed_job
+from ..fakes import FakePorts
 from ..test_isolation import seed_deployment, seed_subscriptions
 
 
 def spec_with(**field: object) -> dict[str, Any]:
     return {"entities": [{"name": "Pilot", "fields": [{"name": "callsign", **field}]}]}
+
+
+@pytest.fixture
+def deps(clock):
+    """This module's `app`, `client` and `alice` run over the in-memory ports: what they check is the HTTP
+    contract; the tests that need the embedded AWS ask for `stack` and build their own app."""
+    return FakePorts(fake_settings(), clock)
 
 
 EXAMPLES = 15  # per operation and mode: bounds the run (about 30 operations after the merge)
@@ -339,7 +347,7 @@ def test_the_camel_case_spec_is_accepted_and_the_job_carries_it(client, deps):
     body = {"projectId": "p", "type": "api", "prompt": "x", "spec": _camel(spec_with(max_length=40))}
     response = As(client, "alice").post("/api/code-gen", json=body)
     assert response.status_code == 202, response.json
-    stored = deps.repository.get("alice", response.json["id"])
+    stored = deps.jobs.repository.get("alice", response.json["id"])
     assert stored.spec.entities[0].fields[0].max_length == 40  # the services' own (snake_case) form
 
 

@@ -1,5 +1,6 @@
 """Rate limits (a token bucket per user in the api's table, one conditional update per take),
-Idempotency-Key, and size limits."""
+Idempotency-Key, and size limits. What the HTTP layer answers runs over the in-memory ports (`fakes`); what
+the DynamoDB stores do (races, botocore retries, the item's shape) runs on the embedded AWS."""
 
 from __future__ import annotations
 
@@ -12,17 +13,35 @@ from snapinfra_api.adapters.limits import TokenBuckets
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 
-from ..conftest import As, api_settings
+from ..conftest import As, api_settings, fake_settings
 from ..deployments.test_deployments_api import completed_job
+from ..fakes import FakePorts
 
 REQUEST = {"projectId": "p-1", "type": "api", "prompt": "Create a REST API for user management"}
 
 
 @pytest.fixture
-def limited(stack, clock):
+def limited(clock):
     """An app whose users may create 3 jobs at once, then one a second, on a clock the test moves."""
+    ports = FakePorts(fake_settings(job_rate_per_minute=60, job_rate_burst=3), clock)
+    return ports, create_app(ports=ports).test_client()
+
+
+@pytest.fixture
+def limited_on_aws(stack, clock):
+    """`limited` over the real stores, for what the in-memory ports do not model (deployments, lost answers)."""
     deps = build_dependencies(api_settings(stack, job_rate_per_minute=60, job_rate_burst=3), clock=clock)
     return deps, create_app(ports=deps).test_client()
+
+
+@pytest.fixture
+def fakes(clock):
+    return FakePorts(fake_settings(), clock)
+
+
+@pytest.fixture
+def fake_alice(fakes):
+    return As(create_app(ports=fakes).test_client(), "alice")
 
 
 def test_over_the_limit_answers_429_with_retry_after_and_ratelimit_headers(limited, clock):
@@ -153,13 +172,14 @@ def test_a_bucket_in_the_former_shape_is_taken_over(stack, clock):
     assert verdict.allowed and verdict.remaining == 2
 
 
-def test_limits_off_when_the_rate_is_zero(stack):
-    client = create_app(ports=build_dependencies(api_settings(stack, job_rate_per_minute=0))).test_client()
+def test_limits_off_when_the_rate_is_zero():
+    client = create_app(ports=FakePorts(fake_settings(job_rate_per_minute=0))).test_client()
     answers = [As(client, "alice").post("/api/code-gen", json=REQUEST) for _ in range(12)]
     assert {a.status_code for a in answers} == {202} and "X-RateLimit-Limit" not in answers[0].headers
 
 
-def test_the_same_idempotency_key_and_body_answer_the_first_answer_and_make_one_job(alice, stack):
+def test_the_same_idempotency_key_and_body_answer_the_first_answer_and_make_one_job(fake_alice, fakes):
+    alice = fake_alice
     headers = {"Idempotency-Key": "order-42"}
     first = alice.post("/api/code-gen", json=REQUEST, headers=headers)
     # The same body with its keys in another order is the same request.
@@ -168,13 +188,14 @@ def test_the_same_idempotency_key_and_body_answer_the_first_answer_and_make_one_
     assert again.json == first.json and again.headers["Location"] == first.headers["Location"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert len(alice.get("/api/code-gen").json["items"]) == 1
-    assert len(stack.drain("codegen")) == 1  # one event: one job
+    assert len(fakes.publisher.published) == 1  # one event: one job
     # The key is the caller's own: another user with the same key makes a job of their own.
     other = As(alice.client, "bob").post("/api/code-gen", json=REQUEST, headers=headers)
     assert other.status_code == 202 and other.json["id"] != first.json["id"]
 
 
-def test_the_same_key_with_another_body_is_422(alice):
+def test_the_same_key_with_another_body_is_422(fake_alice):
+    alice = fake_alice
     headers = {"Idempotency-Key": "order-43"}
     assert alice.post("/api/code-gen", json=REQUEST, headers=headers).status_code == 202
     response = alice.post("/api/code-gen", json={**REQUEST, "prompt": "a blog with posts"}, headers=headers)
@@ -183,7 +204,8 @@ def test_the_same_key_with_another_body_is_422(alice):
     assert response.json["error"]["fields"][0]["field"] == "Idempotency-Key"
 
 
-def test_a_failed_request_frees_its_key(alice):
+def test_a_failed_request_frees_its_key(fake_alice):
+    alice = fake_alice
     headers = {"Idempotency-Key": "order-44"}
     assert alice.post("/api/code-gen", json={**REQUEST, "type": "nope"}, headers=headers).status_code == 422
     assert alice.post("/api/code-gen", json=REQUEST, headers=headers).status_code == 202
@@ -214,16 +236,18 @@ def test_concurrent_duplicates_make_one_job(app, stack):
 
 
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "é"])
-def test_a_malformed_idempotency_key_is_400(alice, key):
+def test_a_malformed_idempotency_key_is_400(fake_alice, key):
+    alice = fake_alice
     response = alice.post("/api/code-gen", json=REQUEST, headers={"Idempotency-Key": key})
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_idempotency_key"
 
 
-def test_size_limits_say_what_the_limit_is(alice, app):
+def test_size_limits_say_what_the_limit_is(fake_alice):
+    alice = fake_alice
     big = alice.post("/api/code-gen", json={**REQUEST, "prompt": "x" * 4001})
     assert big.status_code == 422
     assert big.json["error"]["fields"] == [{"field": "prompt", "message": "String should have at most 4000 characters"}]
-    limit = app.config["MAX_CONTENT_LENGTH"]
+    limit = fake_settings().max_body_bytes
     huge = alice.post("/api/code-gen", data=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"})
     assert huge.status_code == 413
     assert str(limit) in huge.json["error"]["message"]
@@ -247,8 +271,8 @@ def test_a_replayed_deployment_key_answers_the_first_deployment_and_makes_one(al
     assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
 
 
-def test_deployments_take_from_the_job_bucket(limited):  # the clock stands still: no token comes back
-    deps, client = limited
+def test_deployments_take_from_the_job_bucket(limited_on_aws):  # the clock stands still: no token comes back
+    deps, client = limited_on_aws
     alice = As(client, "alice")
     job_id = completed_job(alice, deps)  # the first of three tokens
     answers = [alice.post("/api/deployments", json={"codeGenId": job_id, "environment": "dev"}) for _ in range(3)]
@@ -261,8 +285,8 @@ def test_deployments_take_from_the_job_bucket(limited):  # the clock stands stil
 # -- a write DynamoDB applied, whose answer was lost: botocore's retry meets its own condition ------------
 
 
-def test_a_token_taken_by_a_write_botocore_retried_is_taken_once(limited, lost_answers):
-    deps, client = limited
+def test_a_token_taken_by_a_write_botocore_retried_is_taken_once(limited_on_aws, lost_answers):
+    deps, client = limited_on_aws
     lost_answers.arm(deps.clients.dynamodb, "UpdateItem")  # the bucket's take
     first = As(client, "alice").post("/api/code-gen", json=REQUEST)
     assert lost_answers.lost == ["UpdateItem"]
