@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from snapinfra_codegen.adapters.artifacts import ArtifactStore
 from snapinfra_codegen.adapters.jobs import JobRecord, JobRepository, Lease
 from snapinfra_codegen.adapters.leases import Held, LeaseKeeper
+from snapinfra_codegen.function_package import build_code_package
 from snapinfra_codegen.generators.base import GenerationError, GenerationRequest, Generator
 from snapinfra_codegen.generators.validation import ProjectLimits, validate_project
 from snapinfra_codegen.packaging import package
@@ -155,6 +156,7 @@ def _generate(
                 attempt,
                 name,
                 package(project, project_name=name, generator=deps.generator.name),
+                code_package=build_code_package(project),
             )
         )
     except GenerationError as exc:

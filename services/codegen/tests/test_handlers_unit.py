@@ -75,7 +75,7 @@ class FakeArtifacts:
     def __init__(self):
         self.stored: dict[tuple[str, int], bytes] = {}
 
-    def put(self, user_id, job_id, attempt, project_name, package):
+    def put(self, user_id, job_id, attempt, project_name, package, code_package=None):
         self.stored[(job_id, attempt)] = package.zip_bytes
         return Artifact(
             bucket="b",
