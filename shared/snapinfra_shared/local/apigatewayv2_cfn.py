@@ -13,6 +13,7 @@ among `CloudFormationModel`'s subclasses.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from moto.apigatewayv2.exceptions import ApiNotFound
@@ -46,10 +47,8 @@ class _Child(CloudFormationModel):
         return True
 
     def delete(self, account_id: str, region_name: str) -> None:
-        try:
+        with contextlib.suppress(ApiNotFound):
             self._delete(_backend(account_id, region_name))
-        except ApiNotFound:
-            pass
 
     def _delete(self, backend: ApiGatewayV2Backend) -> None:
         raise NotImplementedError
