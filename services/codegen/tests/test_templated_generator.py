@@ -253,7 +253,9 @@ def _check_function(decoded: dict[str, Any], spec: dict[str, Any]) -> None:
     assert function["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
     assert function["Handler"] == "app.lambda_handler.handler"
     variables = function["Environment"]["Variables"]
-    assert set(variables.values()) == {{"Ref": f"{entity['name']}Table"} for entity in spec["entities"]}
+    assert sorted(v["Ref"] for v in variables.values()) == sorted(
+        f"{entity['name']}Table" for entity in spec["entities"]
+    )
     assert resources["ApiFunctionLogGroup"]["Properties"]["RetentionInDays"] == 14
     role = resources["ApiFunctionRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
