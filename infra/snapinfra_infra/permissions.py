@@ -111,7 +111,7 @@ class DeploymentExecutionRole(Construct):
         construct_id: str,
         *,
         prefix: str,
-        bucket: s3.IBucket | None = None,
+        bucket: s3.Bucket | None = None,
         deployer_prefix: str = "deployments/",
     ) -> None:
         """`bucket`: where the deployer keeps its copies of the functions' code packages (under its prefix)."""
@@ -170,7 +170,7 @@ class DeploymentExecutionRole(Construct):
         )
 
 
-def _function_statements(role: iam.Role, bucket: s3.IBucket, code_packages: str) -> list[str]:
+def _function_statements(role: iam.Role, bucket: s3.Bucket, code_packages: str) -> list[str]:
     """What a full-stack template declares besides its tables: the function, its role and log group, the HTTP
     API; and a read of the deployment's copy of the code package (Lambda reads it with the caller's rights)."""
     stack = Stack.of(role)

@@ -21,6 +21,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
 from packaging.requirements import Requirement
@@ -115,7 +116,7 @@ def _vendor(source: FunctionSource, entries: dict[str, bytes]) -> dict[str, str]
             relative = str(path)
             if relative.startswith("..") or "__pycache__" in path.parts or relative.endswith(_SKIPPED_SUFFIXES):
                 continue  # scripts installed outside site-packages, and byte code (Lambda compiles its own)
-            entries[relative] = distribution.locate_file(path).read_bytes()  # type: ignore[union-attr]
+            entries[relative] = Path(str(distribution.locate_file(path))).read_bytes()
         for line in distribution.requires or ():
             dependency = Requirement(line)
             if dependency.marker is None or dependency.marker.evaluate({"extra": ""}):

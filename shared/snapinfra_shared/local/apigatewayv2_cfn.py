@@ -81,7 +81,7 @@ class HttpApi(CloudFormationModel):
         return True
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> HttpApi:
         p = cloudformation_json["Properties"]
@@ -109,7 +109,7 @@ class HttpApiIntegration(_Child):
         return "AWS::ApiGatewayV2::Integration"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> HttpApiIntegration:
         p = cloudformation_json["Properties"]
@@ -145,7 +145,7 @@ class HttpApiRoute(_Child):
         return "AWS::ApiGatewayV2::Route"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> HttpApiRoute:
         p = cloudformation_json["Properties"]
@@ -175,7 +175,7 @@ class HttpApiStage(_Child):
         return "AWS::ApiGatewayV2::Stage"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
     ) -> HttpApiStage:
         p = cloudformation_json["Properties"]
