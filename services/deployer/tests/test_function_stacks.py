@@ -8,7 +8,7 @@ import zipfile
 
 from snapinfra_shared.catalog import CodePackage
 
-from .conftest import TEMPLATE, deployer, handle, published, put_artifact, requested
+from .conftest import TEMPLATE, deployer, destroy_requested, handle, published, put_artifact, requested
 
 # The shape of a full-stack template's function part (the generated one is tested end to end in tests/).
 FUNCTION_TEMPLATE = (
@@ -108,7 +108,14 @@ def test_the_code_package_is_copied_and_its_location_and_target_fill_the_paramet
     function = stack.clients.client("lambda").get_function(FunctionName=f"{name}-api")["Configuration"]
     assert function["Runtime"] == "python3.12" and function["Handler"] == "app.lambda_handler.handler"
     api_id = completed.data["outputs"]["ApiUrl"].removeprefix("https://").split(".", 1)[0]
-    assert stack.clients.client("apigatewayv2").get_api(ApiId=api_id)["Name"] == f"{name}-api"
+    apis = stack.clients.client("apigatewayv2")
+    assert apis.get_api(ApiId=api_id)["Name"] == f"{name}-api"
+
+    handle(deps, destroy_requested(request))  # the stack goes, and its function and API with it
+    assert "DeploymentDestroyed" in {e.type for e in published(stack)}
+    assert api_id not in {a["ApiId"] for a in apis.get_apis()["Items"]}
+    functions = stack.clients.client("lambda").list_functions()["Functions"]
+    assert f"{name}-api" not in {f["FunctionName"] for f in functions}
 
 
 def test_a_function_template_without_a_code_package_fails_with_the_reason(stack, cloudformation):

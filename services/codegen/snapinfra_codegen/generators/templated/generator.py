@@ -25,6 +25,10 @@ from snapinfra_codegen.generators.templated.pysrc import render
 from snapinfra_codegen.generators.templated.readme import entity_list, model_readme
 from snapinfra_codegen.generators.templated.versions import MODEL_DEV_REQUIREMENTS, MODEL_REQUIREMENTS
 
+# Where each project type's CloudFormation template is, in the project folder: said here only, and carried
+# to the api and the deployer by the artifact (`GeneratedProject.template_path`).
+TEMPLATE_PATHS = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
+
 
 def _api(request: GenerationRequest, entities: list[EntityNames]) -> dict[str, str]:
     return api_files(request.project_name, request.prompt, entities, with_infra=False)
@@ -68,10 +72,6 @@ def _model(request: GenerationRequest, entities: list[EntityNames]) -> dict[str,
         files[f"tests/test_{entity.snake}_models.py"] = model_tests(entity, ctx)
     return files
 
-
-# Where each project type's CloudFormation template is, in the project folder: said here only, and carried
-# to the api and the deployer by the artifact (`GeneratedProject.template_path`).
-TEMPLATE_PATHS = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
 
 _BUILDERS: dict[str, Callable[[GenerationRequest, list[EntityNames]], dict[str, str]]] = {
     "api": _api,
