@@ -187,3 +187,28 @@ FUNCTION_OUTPUTS = """\
     Description: The Lambda function that serves the API.
     Value: !Ref ApiFunction
 """
+
+
+def function_readme(project_name: str) -> str:
+    """The infra README's section on the function: what Snapinfra does for you, and how to do it by hand."""
+    stack = f"{project_name}-dev"
+    return "\n".join(
+        [
+            "## The API as a Lambda function",
+            "",
+            "The template also runs the API: a Lambda function (`app.lambda_handler.handler`, through apig-wsgi) "
+            "behind an API Gateway HTTP API, with a role on these tables only and a log group kept "
+            f"{LOG_RETENTION_DAYS} days. The stack output `ApiUrl` is its address. Deployed by Snapinfra, the code "
+            "package is built and passed for you; by hand, from the project folder:",
+            "",
+            "```sh",
+            "pip install -r requirements.txt --target build --platform manylinux2014_x86_64 \\",
+            "  --implementation cp --python-version 3.11 --only-binary=:all:",
+            "cp -r app build/ && (cd build && zip -qr ../function.zip .)",
+            "aws s3 cp function.zip s3://<bucket>/function.zip",
+            f"aws cloudformation deploy --stack-name {stack} --template-file infra/template.yaml \\",
+            "  --capabilities CAPABILITY_IAM --parameter-overrides Environment=dev \\",
+            "  CodeBucket=<bucket> CodeKey=function.zip CodeRuntime=python3.11 CodeArchitecture=x86_64",
+            "```",
+        ]
+    )

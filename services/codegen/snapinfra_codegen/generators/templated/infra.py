@@ -6,7 +6,12 @@ short-form intrinsics included. It sticks to AWS::DynamoDB::Table, which the mot
 
 from __future__ import annotations
 
-from snapinfra_codegen.generators.templated.function import FUNCTION_OUTPUTS, FUNCTION_PARAMETERS, function_resources
+from snapinfra_codegen.generators.templated.function import (
+    FUNCTION_OUTPUTS,
+    FUNCTION_PARAMETERS,
+    function_readme,
+    function_resources,
+)
 from snapinfra_codegen.generators.templated.naming import EntityNames
 from snapinfra_codegen.generators.templated.readme import prompt_quote
 
@@ -100,7 +105,10 @@ def infra_readme(project_name: str, prompt: str, entities: list[EntityNames], *,
         "## Deploy",
         "\n".join(
             [
-                "From this folder:",
+                "From this folder:"
+                if standalone
+                else "From this folder (a full-stack template also takes its "
+                "function's code package: see the last section):",
                 "",
                 "```sh",
                 f"aws cloudformation deploy --stack-name {stack} --template-file {template} \\",
@@ -119,5 +127,6 @@ def infra_readme(project_name: str, prompt: str, entities: list[EntityNames], *,
             "The API reads each table name from an environment variable; set it to the stack output:\n\n"
             "| Environment variable | Stack output |\n| --- | --- |\n"
             + "\n".join(f"| `{e.env_var}` | `{e.name}TableName` |" for e in entities),
+            function_readme(project_name),
         ]
     return "\n\n".join(s.strip("\n") for s in sections if s) + "\n"
