@@ -22,6 +22,7 @@ from snapinfra_codegen.generators.llm import (
     TransientGeneratorError,
     build_messages,
     parse_project,
+    with_template_path,
 )
 from snapinfra_codegen.generators.validation import ProjectLimits, validate_project
 from snapinfra_shared.spec import ProjectSpec
@@ -67,6 +68,7 @@ GOOD_FILES = {
     "shop/shop/__init__.py": "",
     "shop/shop/app.py": "from flask import Flask\n\n\ndef create_app():\n    return Flask(__name__)\n",
     "shop/tests/test_app.py": "def test_ok():\n    assert 'é' == '\\u00e9'\n",
+    "shop/template.yaml": "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n",
 }
 
 
@@ -74,8 +76,10 @@ def answer_json(files: dict[str, str] = GOOD_FILES) -> str:
     return json.dumps({"files": [{"path": path, "content": content} for path, content in files.items()]})
 
 
-def expected_project(files: dict[str, str] = GOOD_FILES) -> GeneratedProject:
-    return GeneratedProject(files={path: content.encode("utf-8") for path, content in files.items()})
+def expected_project(files: dict[str, str] = GOOD_FILES, template_path: str | None = None) -> GeneratedProject:
+    return GeneratedProject(
+        files={path: content.encode("utf-8") for path, content in files.items()}, template_path=template_path
+    )
 
 
 # ------------------------------------------------------------------------------------------ fake server
@@ -266,7 +270,8 @@ def test_openai_good_project(fake: FakeServer, session: requests.Session) -> Non
     fake.answer(Canned(body=chat_completion(answer_json())))
     project = openai(fake, session).generate(make_request("full-stack"))
 
-    assert project == expected_project()
+    # The prompt asks for the template at the project's root: the generator says so (the artifact carries it).
+    assert project == expected_project(template_path="shop/template.yaml")
     validate_project(project, "shop", ProjectLimits())
     [recorded] = fake.requests
     assert recorded.path == "/v1/chat/completions"
@@ -445,7 +450,7 @@ def test_bedrock_good_project(fake: FakeServer, bedrock_client: object) -> None:
 
     project = generator.generate(make_request("infra"))
 
-    assert project == expected_project()
+    assert project == expected_project(template_path="shop/template.yaml")
     [recorded] = fake.requests
     assert unquote(recorded.path) == f"/model/{BEDROCK_MODEL}/converse"
     assert recorded.headers["authorization"].startswith("AWS4-HMAC-SHA256")
@@ -519,3 +524,11 @@ def test_bedrock_timeout_is_transient(fake: FakeServer, bedrock_client: object) 
     fake.answer(Canned(body=converse_response(answer_json()), delay=5))
     with pytest.raises(TransientGeneratorError, match="ReadTimeoutError"):
         BedrockConverseGenerator(bedrock_client, BEDROCK_MODEL).generate(make_request())
+
+
+def test_a_project_without_the_template_it_names_is_refused() -> None:
+    files = {k: v for k, v in GOOD_FILES.items() if k != "shop/template.yaml"}
+    project = with_template_path(expected_project(files), make_request("full-stack"))
+    with pytest.raises(GenerationError, match=r"no CloudFormation template at 'shop/template\.yaml'"):
+        validate_project(project, "shop", ProjectLimits())
+    assert with_template_path(expected_project(files), make_request("api")).template_path is None

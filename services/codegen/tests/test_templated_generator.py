@@ -210,13 +210,30 @@ def _decode(template: str) -> dict[str, Any]:
     return dict(decoded)
 
 
-def _check_template(template: str, spec: dict[str, Any]) -> None:
+# What a full-stack template adds to the tables: the API as a function behind an HTTP API.
+FUNCTION_RESOURCES = {
+    "ApiFunctionLogGroup": "AWS::Logs::LogGroup",
+    "ApiFunctionRole": "AWS::IAM::Role",
+    "ApiFunction": "AWS::Lambda::Function",
+    "HttpApi": "AWS::ApiGatewayV2::Api",
+    "HttpApiIntegration": "AWS::ApiGatewayV2::Integration",
+    "HttpApiRoute": "AWS::ApiGatewayV2::Route",
+    "HttpApiStage": "AWS::ApiGatewayV2::Stage",
+    "ApiFunctionInvokedByHttpApi": "AWS::Lambda::Permission",
+}
+
+
+def _check_template(template: str, spec: dict[str, Any], *, function: bool = False) -> None:
     assert _lint(template) == []
     decoded = _decode(template)
     assert decoded["AWSTemplateFormatVersion"] == "2010-09-09"
     assert "Environment" in decoded["Parameters"]
     tables = {name: r for name, r in decoded["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert len(tables) == len(decoded["Resources"]) == len(spec["entities"])
+    others = {name: r["Type"] for name, r in decoded["Resources"].items() if name not in tables}
+    assert others == (FUNCTION_RESOURCES if function else {})
+    assert len(tables) == len(spec["entities"])
+    if function:
+        _check_function(decoded, spec)
     for entity in spec["entities"]:
         table = tables[f"{entity['name']}Table"]["Properties"]
         assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -226,6 +243,38 @@ def _check_template(template: str, spec: dict[str, Any]) -> None:
         assert "${AWS::StackName}" in table["TableName"]["Fn::Sub"]
         assert f"{entity['name']}TableName" in decoded["Outputs"]
         assert f"{entity['name']}TableArn" in decoded["Outputs"]
+
+
+def _check_function(decoded: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The function reads its tables from their variables, its role reaches only them and its log group."""
+    assert {"CodeBucket", "CodeKey", "CodeRuntime", "CodeArchitecture"} <= set(decoded["Parameters"])
+    resources = decoded["Resources"]
+    function = resources["ApiFunction"]["Properties"]
+    assert function["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
+    assert function["Handler"] == "app.lambda_handler.handler"
+    variables = function["Environment"]["Variables"]
+    assert sorted(v["Ref"] for v in variables.values()) == sorted(
+        f"{entity['name']}Table" for entity in spec["entities"]
+    )
+    assert resources["ApiFunctionLogGroup"]["Properties"]["RetentionInDays"] == 14
+    role = resources["ApiFunctionRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    resources_granted = [
+        r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    assert {json.dumps(r, sort_keys=True) for r in resources_granted} == {
+        json.dumps(r, sort_keys=True)
+        for entity in spec["entities"]
+        for r in (
+            {"Fn::GetAtt": [f"{entity['name']}Table", "Arn"]},
+            {"Fn::Sub": f"${{{entity['name']}Table.Arn}}/index/*"},
+        )
+    } | {json.dumps({"Fn::GetAtt": ["ApiFunctionLogGroup", "Arn"]}, sort_keys=True)}
+    assert all(s["Effect"] == "Allow" and "*" not in s["Action"] for s in statements)
+    integration = resources["HttpApiIntegration"]["Properties"]
+    assert integration["PayloadFormatVersion"] == "2.0" and integration["IntegrationType"] == "AWS_PROXY"
+    assert decoded["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
 
 
 # -- the generated projects work ------------------------------------------------------------------
@@ -268,6 +317,7 @@ def test_model_project_tests_pass(suites: dict[str, _GeneratedSuite]) -> None:
 def test_infra_template_lints_clean(spec_name: str) -> None:
     project = _generate("infra", SPECS[spec_name])
     assert set(project.files) == {f"{PROJECT}/template.yaml", f"{PROJECT}/README.md"}
+    assert project.template_path == f"{PROJECT}/template.yaml" and project.function is None
     _check_template(project.files[f"{PROJECT}/template.yaml"].decode(), SPECS[spec_name])
 
 
@@ -303,7 +353,9 @@ def test_infra_template_deploys_twice_into_moto(monkeypatch: pytest.MonkeyPatch)
 def test_full_stack_project(suites: dict[str, _GeneratedSuite]) -> None:
     suite = suites["full-stack-awkward"]
     root = suite.root
-    _check_template((root / "infra" / "template.yaml").read_text(), AWKWARD)
+    _check_template((root / "infra" / "template.yaml").read_text(), AWKWARD, function=True)
+    assert "apig-wsgi==" in (root / "requirements.txt").read_text()
+    assert (root / "app" / "lambda_handler.py").is_file()
     readme = (root / "README.md").read_text()
     assert "infra/template.yaml" in readme
     for name in ("ClassTableName", "CLASS_TABLE_NAME", "HTTP_REQUEST_TABLE_NAME", "HTTPRequestTableName"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -224,6 +224,13 @@ def parse_project(text: str) -> GeneratedProject:
     return GeneratedProject(files=files)
 
 
+def with_template_path(project: GeneratedProject, request: GenerationRequest) -> GeneratedProject:
+    """The project with its template's path: the prompts ask for "<project>/template.yaml" (infra, full-stack)."""
+    if request.project_type not in ("infra", "full-stack"):
+        return project
+    return replace(project, template_path=f"{request.project_name}/template.yaml")
+
+
 def _truncate(text: str, limit: int = _MAX_DETAIL) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -313,7 +320,7 @@ class OpenAICompatibleGenerator:
                 raise GenerationError(
                     f"the code model endpoint at {self._url} did not answer with JSON (HTTP {status})"
                 ) from None
-        return parse_project(self._answer_text(payload))
+        return with_template_path(parse_project(self._answer_text(payload)), request)
 
     def _raise_for_status(self, status: int, response: requests.Response) -> None:
         detail = self._error_detail(response)
@@ -417,7 +424,7 @@ class BedrockConverseGenerator:
             raise self._map_client_error(error) from None
         except (BotocoreConnectionError, HTTPClientError) as error:
             raise TransientGeneratorError(f"could not reach Amazon Bedrock: {type(error).__name__}") from None
-        return parse_project(self._answer_text(response))
+        return with_template_path(parse_project(self._answer_text(response)), request)
 
     def _map_client_error(self, error: ClientError) -> Exception:
         details = error.response.get("Error", {})

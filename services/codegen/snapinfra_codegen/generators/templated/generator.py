@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from snapinfra_codegen.generators.base import GeneratedProject, GenerationError, GenerationRequest
 from snapinfra_codegen.generators.templated.api import api_files
+from snapinfra_codegen.generators.templated.function import function_files, function_source
 from snapinfra_codegen.generators.templated.infra import infra_readme, template_yaml
 from snapinfra_codegen.generators.templated.models import (
     ModelContext,
@@ -24,6 +25,10 @@ from snapinfra_codegen.generators.templated.pysrc import render
 from snapinfra_codegen.generators.templated.readme import entity_list, model_readme
 from snapinfra_codegen.generators.templated.versions import MODEL_DEV_REQUIREMENTS, MODEL_REQUIREMENTS
 
+# Where each project type's CloudFormation template is, in the project folder: said here only, and carried
+# to the api and the deployer by the artifact (`GeneratedProject.template_path`).
+TEMPLATE_PATHS = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
+
 
 def _api(request: GenerationRequest, entities: list[EntityNames]) -> dict[str, str]:
     return api_files(request.project_name, request.prompt, entities, with_infra=False)
@@ -31,14 +36,15 @@ def _api(request: GenerationRequest, entities: list[EntityNames]) -> dict[str, s
 
 def _full_stack(request: GenerationRequest, entities: list[EntityNames]) -> dict[str, str]:
     files = api_files(request.project_name, request.prompt, entities, with_infra=True)
-    files["infra/template.yaml"] = template_yaml(request.project_name, entities)
+    files.update(function_files(files["requirements.txt"]))
+    files[TEMPLATE_PATHS["full-stack"]] = template_yaml(request.project_name, entities, function=True)
     files["infra/README.md"] = infra_readme(request.project_name, request.prompt, entities, standalone=False)
     return files
 
 
 def _infra(request: GenerationRequest, entities: list[EntityNames]) -> dict[str, str]:
     return {
-        "template.yaml": template_yaml(request.project_name, entities),
+        TEMPLATE_PATHS["infra"]: template_yaml(request.project_name, entities),
         "README.md": infra_readme(request.project_name, request.prompt, entities, standalone=True),
     }
 
@@ -91,6 +97,9 @@ class TemplatedGenerator:
         entities = entity_names(request.spec)
         files = builder(request, entities)
         root = request.project_name
+        template = TEMPLATE_PATHS.get(request.project_type)
         return GeneratedProject(
-            files={f"{root}/{path}": content.encode("utf-8") for path, content in sorted(files.items())}
+            files={f"{root}/{path}": content.encode("utf-8") for path, content in sorted(files.items())},
+            template_path=f"{root}/{template}" if template else None,
+            function=function_source(root) if request.project_type == "full-stack" else None,
         )

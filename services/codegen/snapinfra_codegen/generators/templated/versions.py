@@ -11,3 +11,8 @@ API_REQUIREMENTS = (FLASK, PYDANTIC, BOTO3, GUNICORN)
 API_DEV_REQUIREMENTS = (PYTEST, MOTO)
 MODEL_REQUIREMENTS = (PYDANTIC,)
 MODEL_DEV_REQUIREMENTS = (PYTEST,)
+
+# A full-stack project also runs as an AWS Lambda function behind an API Gateway HTTP API, through apig-wsgi.
+# Its code package vendors these (and what they depend on); the Lambda runtime provides boto3.
+APIG_WSGI = "apig-wsgi==2.20.0"
+LAMBDA_REQUIREMENTS = (FLASK, PYDANTIC, APIG_WSGI)
