@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from snapinfra_codegen.generators.templated.naming import EntityNames
+from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames
 from snapinfra_codegen.generators.templated.pysrc import from_import
 from snapinfra_codegen.generators.templated.samples import applies_max_length, literal, valid_values
+from snapinfra_shared.spec import FieldSpec
 
 _TYPE_DESCRIPTIONS = {
     "string": "string",
@@ -19,7 +20,46 @@ _TYPE_DESCRIPTIONS = {
     "email": "email address",
     "url": "http(s) URL",
     "uuid": "UUID",
+    "decimal": "decimal (exact; a JSON number or string in, a string out)",
+    "enum": "enum",
+    "reference": "reference (an id)",
+    "list": "list",
 }
+
+
+def _type_description(spec: FieldSpec) -> str:
+    if spec.type == "list":
+        return f"list of {_TYPE_DESCRIPTIONS[spec.items or 'string']}"
+    if spec.type == "reference":
+        return f"id of a {spec.references}"
+    return _TYPE_DESCRIPTIONS[spec.type]
+
+
+def _constraints(field: FieldNames) -> str:
+    """The rules the API enforces on a field, in words."""
+    spec = field.spec
+    parts = []
+    if spec.min_length is not None:
+        parts.append(f"at least {spec.min_length} character{'s' if spec.min_length != 1 else ''}")
+    if applies_max_length(field) and spec.max_length is not None:
+        parts.append(f"at most {spec.max_length} character{'s' if spec.max_length != 1 else ''}")
+    if spec.minimum is not None:
+        parts.append(f">= {spec.minimum}")
+    if spec.maximum is not None:
+        parts.append(f"<= {spec.maximum}")
+    if spec.min_items is not None:
+        parts.append(f"at least {spec.min_items} items")
+    if spec.max_items is not None:
+        parts.append(f"at most {spec.max_items} items")
+    if spec.values:
+        parts.append("one of " + ", ".join(f"`{value}`" for value in spec.values))
+    if spec.type == "reference":
+        parts.append(f"must exist (else 422); deleting the {spec.references}: {spec.on_delete_rule}")
+    if spec.unique:
+        parts.append("unique (else 409)")
+    if spec.default is not None:
+        parts.append(f"default `{json.dumps(spec.default)}`")
+    return "; ".join(parts)
 
 
 def entity_list(entities: list[EntityNames]) -> str:
@@ -47,23 +87,29 @@ def fields_table(entity: EntityNames, *, api: bool) -> str:
     ]
     for field in entity.fields:
         spec = field.spec
-        constraint = ""
-        if applies_max_length(field):
-            constraint = f"at most {spec.max_length} character{'s' if spec.max_length != 1 else ''}"
-        required = "yes" if spec.required else "no (null when left out)"
-        rows.append(f"| `{spec.name}` | {_TYPE_DESCRIPTIONS[spec.type]} | {required} | {constraint} |")
+        if spec.default is not None:
+            required = "no (the default when left out)"
+        else:
+            required = "yes" if spec.required else "no (null when left out)"
+        rows.append(f"| `{spec.name}` | {_type_description(spec)} | {required} | {_constraints(field)} |")
     return "\n".join(rows)
+
+
+def _example_value(entity: EntityNames, field: FieldNames) -> object:
+    if field.spec.type == "reference":
+        return f"<id of a {field.spec.references}>"
+    return valid_values(entity, field)[0]
 
 
 def example_body(entity: EntityNames) -> str:
     """The first valid value of every field, as compact JSON."""
-    return json.dumps({f.name: valid_values(entity, f)[0] for f in entity.fields})
+    return json.dumps({f.name: _example_value(entity, f) for f in entity.fields})
 
 
 def example_dict(entity: EntityNames, indent: int) -> str:
     """The same example as a Python dict literal, one entry per line."""
     pad = " " * indent
-    entries = "".join(f'{pad}    "{f.name}": {literal(valid_values(entity, f)[0])},\n' for f in entity.fields)
+    entries = "".join(f'{pad}    "{f.name}": {literal(_example_value(entity, f))},\n' for f in entity.fields)  # type: ignore[arg-type]
     return f"{{\n{entries}{pad}}}"
 
 
