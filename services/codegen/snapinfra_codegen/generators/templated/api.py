@@ -12,7 +12,7 @@ from snapinfra_codegen.generators.templated.models import (
     sample_constants,
     types_module,
 )
-from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames
+from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames, filter_fields
 from snapinfra_codegen.generators.templated.pysrc import (
     aliased_import,
     call,
@@ -31,11 +31,6 @@ from snapinfra_codegen.generators.templated.samples import ProjectSamples, liter
 from snapinfra_codegen.generators.templated.versions import API_DEV_REQUIREMENTS, API_REQUIREMENTS
 
 MODELS = ModelContext(package="app.models", api=True)
-
-
-def filter_fields(entity: EntityNames) -> list[FieldNames]:
-    """The fields a listing filters on: every reference and enum field."""
-    return [f for f in entity.fields if f.spec.type in ("reference", "enum")]
 
 
 def referrers(entities: list[EntityNames], name: str) -> list[tuple[EntityNames, FieldNames]]:

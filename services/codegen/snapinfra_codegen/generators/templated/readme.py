@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames
+from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames, filter_fields
 from snapinfra_codegen.generators.templated.pysrc import from_import
 from snapinfra_codegen.generators.templated.samples import applies_max_length, literal, valid_values
 from snapinfra_shared.spec import FieldSpec
@@ -115,18 +115,35 @@ def example_dict(entity: EntityNames, indent: int) -> str:
 
 def _routes_table(entity: EntityNames) -> str:
     p = entity.path
+    filters = [f.name for f in filter_fields(entity)]
+    listing = f"`{p}?limit=20&cursor=...`" + "".join(f" `&{name}=...`" for name in filters)
     return "\n".join(
         [
             "| Method | Path | Does | Success | Errors |",
             "| --- | --- | --- | --- | --- |",
-            f"| `POST` | `{p}` | create | 201 + `Location` | 400, 415, 422 |",
-            f"| `GET` | `{p}?limit=20&cursor=...` | list a page | 200 | 400 |",
+            f"| `POST` | `{p}` | create | 201 + `Location` | 400, 409, 415, 422 |",
+            f"| `GET` | {listing} | list a page, in creation order | 200 | 400 |",
             f"| `GET` | `{p}/<id>` | read | 200 | 404 |",
-            f"| `PATCH` | `{p}/<id>` | change the given fields | 200 | 404, 422 |",
-            f"| `PUT` | `{p}/<id>` | replace all fields | 200 | 404, 422 |",
-            f"| `DELETE` | `{p}/<id>` | delete | 204 | 404 |",
+            f"| `PATCH` | `{p}/<id>` | change the given fields | 200 | 404, 409, 422 |",
+            f"| `PUT` | `{p}/<id>` | replace all fields | 200 | 404, 409, 422 |",
+            f"| `DELETE` | `{p}/<id>` | delete | 204 | 404, 409 |",
         ]
     )
+
+
+def _relations(entity: EntityNames, entities: list[EntityNames]) -> str:
+    """The one-to-many side of each reference to this entity, and what deleting it does."""
+    lines = []
+    for other in entities:
+        for field in other.fields:
+            if field.spec.type == "reference" and field.spec.references == entity.name:
+                rule = field.spec.on_delete_rule
+                does = "deletes them too (cascade)" if rule == "cascade" else "is refused with 409 while any exist"
+                lines.append(
+                    f"- The {other.name} items of one {entity.name}: "
+                    f"`GET {other.path}?{field.name}=<id>`; deleting the {entity.name} {does}."
+                )
+    return "\n".join(lines)
 
 
 def _stack_outputs_snippet(project_name: str, entities: list[EntityNames]) -> str:
@@ -168,6 +185,7 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "```sh",
                 "python -m venv .venv && . .venv/bin/activate",
                 "pip install -r requirements-dev.txt",
+                "cp .env.example .env   # then edit; load it with: set -a; . ./.env; set +a",
                 "flask --app app run --debug   # http://127.0.0.1:5000",
                 "```",
                 "",
@@ -189,7 +207,8 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "```",
                 "",
                 "The tests use Flask's test client and the in-memory store; `tests/test_dynamodb.py` runs the same",
-                "routes against a DynamoDB table emulated by [moto](https://github.com/getmoto/moto).",
+                "routes against DynamoDB tables emulated by [moto](https://github.com/getmoto/moto).",
+                "`.github/workflows/ci.yml` runs ruff and the tests on every push and pull request.",
             ]
         ),
         "## Docker",
@@ -209,8 +228,8 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
         "\n".join(
             [
                 "Each entity is stored through a small repository interface (`app/repository.py`). When its",
-                "environment variable names a DynamoDB table (partition key `id`, a string), records go there;",
-                "otherwise they stay in memory and are lost on restart.",
+                "environment variable names a DynamoDB table, records go there; otherwise they stay in memory and",
+                "are lost on restart.",
                 "",
                 "| Entity | Table variable |" + (" Stack output |" if with_infra else ""),
                 "| --- | --- |" + (" --- |" if with_infra else ""),
@@ -219,7 +238,23 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                     for e in entities
                 ),
                 "",
-                "AWS settings come from the usual places (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...).",
+                "A table has the string partition key `id` and these global secondary indexes (see",
+                "`table_definition` in `app/repository.py`" + (" and `infra/template.yaml`" if with_infra else "") + "):",
+                "",
+                "- `by_order`: partition key `_list` (the same for every item), sort key `_order` (the creation time,",
+                "  fixed width, then the id). A listing is one Query in creation order, and a cursor is the `_order`",
+                "  of the last item, so pages stay stable while items are added or deleted. Every write to a table",
+                "  goes to this one index partition: fine for most apps, a limit past about 1,000 writes a second.",
+                "- `by_<field>` for each reference and enum field (sort key `_order`): filters a listing, and finds",
+                "  the items that refer to one being deleted. Past 19 such fields, the others filter `by_order`.",
+                "",
+                "A unique value is claimed by a guard item (`id` = `#unique#<field>#<value>`) written in the same",
+                "transaction as the record, so two items can never hold it, even under concurrent requests.",
+                "Decimal fields are stored as DynamoDB numbers, which drop trailing zeros (`19.90` reads back `19.9`).",
+                "",
+                "The region comes from `AWS_REGION` (or `AWS_DEFAULT_REGION`, or your AWS profile); with a table",
+                "variable set and no region anywhere, the app stops at start saying so. Credentials and endpoint",
+                "come from the usual places (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...); see `.env.example`.",
             ]
         ),
     ]
@@ -241,9 +276,18 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
             [
                 'Bodies are JSON. Unknown fields are refused. `GET /health` answers `{"status": "ok"}`.',
                 "",
-                "Lists are paginated: `limit` is 1 to 100 (default 20) and the response is",
+                "Lists are in creation order and paginated: `limit` is 1 to 100 (default 20) and the response is",
                 '`{"items": [...], "next_cursor": "..."}`; pass `next_cursor` back as `cursor` for the next page',
-                "until it is `null`.",
+                "until it is `null`. Each reference and enum field filters a listing (`?field=value`, one value",
+                "each); any other query parameter is a 400 naming it.",
+                "",
+                "References are checked: a body naming an item that does not exist is a 422 naming the field.",
+                "Deleting an item others refer to is a 409, unless their reference says `cascade`: then they are",
+                "deleted too, and what refers to them, after checking the whole chain (a 409 deletes nothing).",
+                "A value another item holds in a unique field is a 409 naming the field. Decimal fields (money) are",
+                "exact: send a JSON number or string, get back a string with the same digits; never a float.",
+                "",
+                "`GET /openapi.json` is the OpenAPI 3.1 description of every route and model.",
                 "",
                 "Errors always look like this (`fields` only when specific fields or parameters are at fault):",
                 "",
@@ -258,6 +302,7 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
     ]
     for entity in entities:
         sections += [f"### {entity.name}", _routes_table(entity), fields_table(entity, api=True)]
+        sections.append(_relations(entity, entities))
     sections += [
         "## Layout",
         "\n".join(
@@ -269,6 +314,7 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "app/routes/            one blueprint per entity",
                 "app/repository.py      storage: in-memory and DynamoDB",
                 "app/errors.py          JSON error responses",
+                "app/openapi.py         the OpenAPI document served at /openapi.json",
                 "tests/                 pytest suite",
                 *(["infra/template.yaml    CloudFormation: the DynamoDB tables"] if with_infra else []),
                 "```",

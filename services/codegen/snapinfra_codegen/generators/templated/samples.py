@@ -91,6 +91,12 @@ def _numbers(spec: FieldSpec, preferred: Value, count: int) -> list[Value]:
     return [str(value.normalize()) if value != value.to_integral_value() else str(int(value)) for value in found]
 
 
+def _inside(spec: FieldSpec, value: Value) -> bool:
+    number = Decimal(str(value))
+    low, high = spec.minimum, spec.maximum
+    return (low is None or number >= Decimal(str(low))) and (high is None or number <= Decimal(str(high)))
+
+
 def _fit_length(spec: FieldSpec, value: str) -> str:
     """Pad a string-like sample to min_length (the max_length was met when it was chosen)."""
     need = (spec.min_length or 0) - len(value)
@@ -122,11 +128,11 @@ def valid_values(entity: EntityNames, field: FieldNames) -> tuple[Value, Value]:
         size = max(spec.min_items or 0, min(2, spec.max_items or 2))
         pattern = [first, second] * size
         return pattern[:size], (pattern[1 : size + 1] if size > 1 else [second])
-    if spec.type == "decimal":
-        numbers = _numbers(spec, "19.99", 2)
-        return numbers[0], numbers[-1]
-    if spec.type in ("integer", "number"):
-        numbers = _numbers(spec, _FIXED[spec.type][0], 2)
+    if spec.type in ("integer", "number", "decimal"):
+        preferred = _FIXED.get(spec.type, ("19.99", "5.25"))
+        if all(_inside(spec, value) for value in preferred):
+            return preferred
+        numbers = _numbers(spec, preferred[0], 2)
         return numbers[0], numbers[-1]
     if spec.type in _FIXED:
         return _FIXED[spec.type]
