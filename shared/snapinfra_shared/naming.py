@@ -32,6 +32,7 @@ TEMPLATE_NAMES = frozenset(
         "DECIMALS",
         "Date",
         "DateTime",
+        "Decimal",
         "DecimalNumber",
         "EMAIL_FORMAT",
         "ENTITY",

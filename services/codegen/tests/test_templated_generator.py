@@ -99,7 +99,100 @@ MANY = {
     ]
 }
 
-SPECS = {"one-entity": ONE_ENTITY, "every-type": EVERY_TYPE, "awkward": AWKWARD, "many": MANY}
+# Spec v2: the library (a reference that restricts, one that cascades, a decimal, an enum with a default, a
+# unique field, bounds, a list).
+LIBRARY = {
+    "entities": [
+        {
+            "name": "Author",
+            "fields": [
+                {"name": "name", "type": "string", "min_length": 1, "max_length": 200},
+                {"name": "email", "type": "email", "required": False, "unique": True},
+            ],
+        },
+        {
+            "name": "Book",
+            "fields": [
+                {"name": "title", "type": "string", "min_length": 1, "max_length": 300},
+                {"name": "isbn", "type": "string", "unique": True, "min_length": 10, "max_length": 17},
+                {"name": "author_id", "type": "reference", "references": "Author"},
+                {"name": "price", "type": "decimal", "minimum": 0, "maximum": 10000},
+                {"name": "status", "type": "enum", "values": ["available", "loaned", "lost"], "default": "available"},
+                {"name": "tags", "type": "list", "items": "string", "max_items": 5, "required": False},
+            ],
+        },
+        {
+            "name": "Loan",
+            "fields": [
+                {"name": "book_id", "type": "reference", "references": "Book", "on_delete": "cascade"},
+                {"name": "borrower", "type": "string", "max_length": 100},
+                {"name": "borrowed_on", "type": "date"},
+                {"name": "due_on", "type": "date"},
+                {"name": "returned_on", "type": "date", "required": False},
+            ],
+        },
+    ]
+}
+
+# Every v2 kind and rule, at its edges: a transitive cascade (Category <- Product <- Review), an optional
+# self-reference, a one-to-one (a unique reference), unique fields of every type that may be unique, tight
+# ranges, lists of decimals, defaults of several types, and an entity only one item of which can exist (a
+# unique enum of one value).
+EVERY_KIND = {
+    "entities": [
+        {
+            "name": "Category",
+            "fields": [
+                {"name": "label", "type": "string", "unique": True, "min_length": 2, "max_length": 40},
+                {"name": "parent_id", "type": "reference", "references": "Category", "required": False},
+                {"name": "rank", "type": "integer", "unique": True, "minimum": 1, "maximum": 3},
+            ],
+        },
+        {
+            "name": "Product",
+            "fields": [
+                {"name": "sku", "type": "string", "unique": True, "max_length": 1},
+                {"name": "category_id", "type": "reference", "references": "Category", "on_delete": "cascade"},
+                {"name": "price", "type": "decimal", "unique": True, "minimum": 0.01, "maximum": 0.05},
+                {"name": "weight", "type": "number", "minimum": 0.5, "maximum": 2.5, "default": 1},
+                {"name": "kind", "type": "enum", "values": ["tool", "toy"], "required": False},
+                {"name": "tags", "type": "list", "items": "string", "min_items": 1, "max_items": 3},
+                {"name": "past_prices", "type": "list", "items": "decimal", "required": False, "max_items": 4},
+                {"name": "released_on", "type": "date", "unique": True, "required": False},
+                {"name": "launched_at", "type": "datetime", "default": "2024-01-01T00:00:00Z"},
+                {"name": "active", "type": "boolean", "default": True},
+                {"name": "homepage", "type": "url", "unique": True, "min_length": 12, "required": False},
+                {"name": "contact", "type": "email", "unique": True, "min_length": 8, "max_length": 40},
+                {"name": "ref", "type": "uuid", "unique": True},
+                {"name": "stock", "type": "integer", "minimum": 0, "default": 0},
+            ],
+        },
+        {
+            "name": "Review",
+            "fields": [
+                {"name": "product_id", "type": "reference", "references": "Product", "on_delete": "cascade"},
+                {"name": "rating", "type": "integer", "minimum": 1, "maximum": 5},
+                {"name": "body", "type": "text", "required": False, "max_length": 500},
+            ],
+        },
+        {
+            "name": "Badge",
+            "fields": [
+                {"name": "code", "type": "enum", "values": ["gold"], "unique": True},
+                {"name": "product_id", "type": "reference", "references": "Product", "unique": True},
+            ],
+        },
+    ]
+}
+
+SPECS = {
+    "one-entity": ONE_ENTITY,
+    "every-type": EVERY_TYPE,
+    "awkward": AWKWARD,
+    "many": MANY,
+    "library": LIBRARY,
+    "every-kind": EVERY_KIND,
+}
 
 
 def _request(project_type: ProjectType, spec: dict[str, Any], name: str = PROJECT) -> GenerationRequest:
@@ -161,6 +254,9 @@ _SUITES: dict[str, tuple[ProjectType, dict[str, Any]]] = {
     "api-every-type": ("api", EVERY_TYPE),
     "model-awkward": ("model", AWKWARD),
     "full-stack-awkward": ("full-stack", AWKWARD),
+    "api-library": ("api", LIBRARY),
+    "full-stack-every-kind": ("full-stack", EVERY_KIND),
+    "model-every-kind": ("model", EVERY_KIND),
 }
 
 

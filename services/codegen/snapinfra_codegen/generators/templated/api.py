@@ -14,6 +14,7 @@ from snapinfra_codegen.generators.templated.models import (
 )
 from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames, filter_fields
 from snapinfra_codegen.generators.templated.pysrc import (
+    LINE_LENGTH,
     aliased_import,
     call,
     def_line,
@@ -55,14 +56,24 @@ def _tuple(items: list[str]) -> str:
     return "(" + ", ".join(f'"{item}"' for item in items) + ("," if len(items) == 1 else "") + ")"
 
 
-def _shape(entity: EntityNames) -> str:
-    arguments = []
+def _shape_entry(entity: EntityNames) -> str:
+    """`    "Entity": Shape(...),` in SHAPES, split as the formatter splits it when too long."""
     unique = [f.name for f in entity.fields if f.spec.unique]
     decimals = [f.name for f in entity.fields if "decimal" in (f.spec.type, f.spec.items)]
-    for key, names in (("unique", unique), ("filters", [f.name for f in filter_fields(entity)]), ("decimals", decimals)):
-        if names:
-            arguments.append(f"{key}={_tuple(names)}")
-    return call("Shape", arguments, 4).strip() if arguments else "Shape()"
+    filters = [f.name for f in filter_fields(entity)]
+    arguments = [(key, names) for key, names in (("unique", unique), ("filters", filters), ("decimals", decimals)) if names]
+    line = f'    "{entity.name}": Shape(' + ", ".join(f"{key}={_tuple(names)}" for key, names in arguments) + "),"
+    if len(line) <= LINE_LENGTH:
+        return line
+    lines = [f'    "{entity.name}": Shape(']
+    for key, names in arguments:
+        argument = f"        {key}={_tuple(names)},"
+        if len(argument) <= LINE_LENGTH:
+            lines.append(argument)
+        else:
+            lines += [f"        {key}=(", *(f'            "{name}",' for name in names), "        ),"]
+    lines.append("    ),")
+    return "\n".join(lines)
 
 
 def _config_module(entities: list[EntityNames]) -> str:
@@ -87,7 +98,7 @@ def _config_module(entities: list[EntityNames]) -> str:
         "",
         "# Which fields are unique, filter a listing (references and enums), and hold exact decimals.",
         "SHAPES = {",
-        *(dict_entry(f'"{entity.name}"', _shape(entity)) for entity in entities),
+        *(_shape_entry(entity) for entity in entities),
         "}",
         "",
         "# entity -> {reference field: the entity it refers to}",
@@ -203,16 +214,20 @@ def _delete_cases(entity: EntityNames, entities: list[EntityNames], samples: Pro
     return cases
 
 
+def _variant(values: dict[str, object]) -> str:
+    """One dict of VARIANTS: on a line when it fits, else one entry per line."""
+    line = "    {" + ", ".join(f'"{k}": {literal(v)}' for k, v in values.items()) + "},\n"  # type: ignore[arg-type]
+    if len(line) <= LINE_LENGTH + 1:
+        return line
+    return "    {\n" + "".join(f'        "{k}": {literal(v)},\n' for k, v in values.items()) + "    },\n"  # type: ignore[arg-type]
+
+
 def _route_constants(entity: EntityNames, entities: list[EntityNames], samples: ProjectSamples) -> str:
     """The constants only the route tests use: VARIANTS, and those of the optional parts."""
     variants = samples.variants(entity)
     blocks = ["# For several items at once: the values of the unique fields of each (the rest are VALID's)."]
     if any(variants):
-        blocks.append(
-            "VARIANTS: list[dict[str, Any]] = [\n"
-            + "".join("    {" + ", ".join(f'"{k}": {literal(v)}' for k, v in variant.items()) + "},\n" for variant in variants)
-            + "]"
-        )
+        blocks.append("VARIANTS: list[dict[str, Any]] = [\n" + "".join(_variant(v) for v in variants) + "]")
     else:
         blocks.append(f"VARIANTS: list[dict[str, Any]] = [{{}}] * {len(variants)}")
     references = [f for f in entity.fields if f.spec.type == "reference"]

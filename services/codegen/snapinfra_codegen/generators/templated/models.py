@@ -92,7 +92,10 @@ def _output_annotation(field: FieldNames) -> str:
     return _scalar_annotation(spec.type, spec, 1)
 
 
-def _bound(value: float) -> str:
+def _bound(spec: FieldSpec, value: float) -> str:
+    """A bound as source: exact for a decimal (a float 0.01 is a little more than 0.01)."""
+    if spec.type == "decimal":
+        return f'Decimal("{value}")'
     return repr(value)
 
 
@@ -119,9 +122,9 @@ def _field_line(
         kwargs += [f"min_length={spec.min_items}"] if spec.min_items is not None else []
         kwargs += [f"max_length={spec.max_items}"] if spec.max_items is not None else []
     if validate and spec.minimum is not None:
-        kwargs.append(f"ge={_bound(spec.minimum)}")
+        kwargs.append(f"ge={_bound(spec, spec.minimum)}")
     if validate and spec.maximum is not None:
-        kwargs.append(f"le={_bound(spec.maximum)}")
+        kwargs.append(f"le={_bound(spec, spec.maximum)}")
     if validate and spec.type == "number":
         kwargs.append("allow_inf_nan=False")
     if default:
@@ -172,6 +175,8 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
     used |= {"BaseModel", "ConfigDict", "DateTime"}
 
     imports = []
+    if 'Decimal("' in body:
+        imports.append("from decimal import Decimal")
     typing_names = [name for name in ("Annotated", "Literal") if f"{name}[" in body]
     if typing_names:
         imports.append(f"from typing import {', '.join(typing_names)}")
