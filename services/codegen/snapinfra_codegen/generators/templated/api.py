@@ -107,8 +107,9 @@ def _config_module(entities: list[EntityNames]) -> str:
     if used:
         lines.append("REFERENCES: dict[str, dict[str, str]] = {")
         for entity, fields in used:
-            inner = "{" + ", ".join(f'"{name}": "{target}"' for name, target in fields) + "}"
-            lines.append(dict_entry(f'"{entity.name}"', inner))
+            lines.append(f'    "{entity.name}": {{')
+            lines += [dict_entry(f'"{name}"', f'"{target}"', 8) for name, target in fields]
+            lines.append("    },")
         lines.append("}")
     else:
         lines.append("REFERENCES: dict[str, dict[str, str]] = {}")
@@ -119,7 +120,7 @@ def _config_module(entities: list[EntityNames]) -> str:
         lines.append("REFERRERS: dict[str, list[tuple[str, str, str]]] = {")
         for entity, found in sides:
             lines.append(f'    "{entity.name}": [')
-            lines += [f'        ("{child.name}", "{f.name}", "{f.spec.on_delete_rule}"),' for child, f in found]
+            lines += [call("", [f'"{child.name}"', f'"{f.name}"', f'"{f.spec.on_delete_rule}"'], 8, ",") for child, f in found]
             lines.append("    ],")
         lines.append("}")
     else:
@@ -149,7 +150,7 @@ def _samples_module(entities: list[EntityNames], samples: ProjectSamples) -> str
             lines.append(f'    "{entity.name}": [')
             for target, record in found:
                 lines.append(f'        (\n            "{target}",\n            {{')
-                lines += [f'                "{key}": {literal(value)},' for key, value in record.items()]
+                lines += [dict_entry(f'"{key}"', literal(value), 16) for key, value in record.items()]
                 lines.append("            },\n        ),")
             lines.append("    ],")
         lines.append("}")
@@ -219,7 +220,8 @@ def _variant(values: dict[str, object]) -> str:
     line = "    {" + ", ".join(f'"{k}": {literal(v)}' for k, v in values.items()) + "},\n"  # type: ignore[arg-type]
     if len(line) <= LINE_LENGTH + 1:
         return line
-    return "    {\n" + "".join(f'        "{k}": {literal(v)},\n' for k, v in values.items()) + "    },\n"  # type: ignore[arg-type]
+    entries = "".join(dict_entry(f'"{k}"', literal(v), 8) + "\n" for k, v in values.items())  # type: ignore[arg-type]
+    return "    {\n" + entries + "    },\n"
 
 
 def _route_constants(entity: EntityNames, entities: list[EntityNames], samples: ProjectSamples) -> str:

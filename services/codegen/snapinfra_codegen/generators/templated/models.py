@@ -68,13 +68,35 @@ def _length_bounds(spec: FieldSpec) -> list[str]:
     return bounds
 
 
-def _scalar_annotation(kind: str, spec: FieldSpec, index: int) -> str:
+def _scalar_annotation(kind: str, spec: FieldSpec, index: int, enums: dict[str, str] | None = None) -> str:
     if kind == "enum":
-        return "Literal[" + ", ".join(json.dumps(value) for value in spec.values or []) + "]"
+        return (enums or {}).get(spec.name, "StrictStr")
     return _ANNOTATIONS[kind][index]
 
 
-def _input_annotation(field: FieldNames) -> str:
+def _enum_aliases(entity: EntityNames) -> dict[str, str]:
+    """field name -> the module-level alias of its Literal type (short, so the field lines stay short)."""
+    enums = [f for f in entity.fields if f.spec.type == "enum"]
+    return {f.name: f"_Enum{n}" for n, f in enumerate(enums, 1)}
+
+
+def _enum_alias_lines(entity: EntityNames) -> list[str]:
+    lines: list[str] = []
+    for field in entity.fields:
+        if field.spec.type != "enum":
+            continue
+        alias = _enum_aliases(entity)[field.name]
+        values = [json.dumps(value) for value in field.spec.values or []]
+        line = f"{alias} = Literal[{', '.join(values)}]"
+        lines.append(f"# The values of {field.name}.")
+        if len(line) <= LINE_LENGTH:
+            lines.append(line)
+        else:
+            lines += [f"{alias} = Literal[", *(f"    {value}," for value in values), "]"]
+    return lines
+
+
+def _input_annotation(field: FieldNames, enums: dict[str, str]) -> str:
     """The type of a field in the Create model, length limits included for email and URL fields."""
     spec = field.spec
     field_type = spec.type
@@ -82,14 +104,14 @@ def _input_annotation(field: FieldNames) -> str:
         return f"Annotated[StrictStr, Field({', '.join(_length_bounds(spec))}), {_FORMAT_VALIDATORS[field_type]}]"
     if field_type == "list":
         return f"list[{_scalar_annotation(spec.items or 'string', spec, 0)}]"
-    return _scalar_annotation(field_type, spec, 0)
+    return _scalar_annotation(field_type, spec, 0, enums)
 
 
-def _output_annotation(field: FieldNames) -> str:
+def _output_annotation(field: FieldNames, enums: dict[str, str]) -> str:
     spec = field.spec
     if spec.type == "list":
         return f"list[{_scalar_annotation(spec.items or 'string', spec, 1)}]"
-    return _scalar_annotation(spec.type, spec, 1)
+    return _scalar_annotation(spec.type, spec, 1, enums)
 
 
 def _bound(spec: FieldSpec, value: float) -> str:
@@ -157,7 +179,8 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
     """Source of the module defining <Entity>Create, <Entity>Update and <Entity>."""
     create_lines, update_lines, output_lines = [], [], []
     for field in entity.fields:
-        input_type, output_type = _input_annotation(field), _output_annotation(field)
+        enums = _enum_aliases(entity)
+        input_type, output_type = _input_annotation(field, enums), _output_annotation(field, enums)
         has_default = field.spec.default is not None
         if field.spec.required:
             create_lines.append(_field_line(field, input_type, default_none=False, validate=True, default=has_default))
@@ -170,7 +193,8 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
             )
             update_lines.append(_field_line(field, f"{input_type} | None", default_none=True, validate=True))
             output_lines.append(_field_line(field, f"{output_type} | None", default_none=True, validate=False))
-    body = "\n".join(create_lines + update_lines + output_lines)
+    aliases = _enum_alias_lines(entity)
+    body = "\n".join(aliases + create_lines + update_lines + output_lines)
     used = {name for name in re.findall(r"[A-Za-z_]+", body) if name in _PYDANTIC_NAMES | _LOCAL_NAMES}
     used |= {"BaseModel", "ConfigDict", "DateTime"}
 
@@ -214,6 +238,7 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
         f'"""{module_doc}\n"""',
         "",
         "\n".join(imports),
+        *(["", *aliases] if aliases else []),
         "",
         "",
         f"class {entity.create_class}(BaseModel):",
@@ -311,7 +336,7 @@ def sample_constants(entity: EntityNames, samples: ProjectSamples) -> str:
 def boundary_params(entity: EntityNames) -> list[str]:
     """pytest.param("field", n) for string fields with a max_length: a value of exactly n must pass."""
     return [
-        f'pytest.param("{f.name}", {f.spec.max_length}, id="{f.name}")'
+        call("pytest.param", [f'"{f.name}"', str(f.spec.max_length), f'id="{f.name}"'], 4).removeprefix("    ")
         for f in entity.fields
         if applies_max_length(f) and f.spec.type in ("string", "text")
     ]
