@@ -605,7 +605,10 @@ def test_references_enums_unique_and_decimals_reach_the_app_config() -> None:
     assert "check_references(ENTITY, record)" in routes and "delete_with_rules(ENTITY, _load(item_id))" in routes
     tests = files["tests/test_thing_routes.py"]
     assert 'pytest.param("/owners", ' in tests and "204, True" in tests  # the cascade, worked out on paper
-    assert 'FILTERS = {\n    "owner_id": ("not-an-id", UNKNOWN_ID),\n    "kind": ("not one of the values", None),\n}' in tests
+    assert (
+        'FILTERS = {\n    "owner_id": ("not-an-id", UNKNOWN_ID),\n    "kind": ("not one of the values", None),\n}'
+        in tests
+    )
     assert '"Thing": [\n        (\n            "Owner",' in files["tests/samples.py"]
 
 

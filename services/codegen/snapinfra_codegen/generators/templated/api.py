@@ -20,15 +20,15 @@ from snapinfra_codegen.generators.templated.pysrc import (
     def_line,
     dict_entry,
     dict_literal,
-    list_literal,
     from_import,
+    list_literal,
     module_key,
     render,
     tuple_literal,
     wrap,
 )
 from snapinfra_codegen.generators.templated.readme import api_readme
-from snapinfra_codegen.generators.templated.samples import ProjectSamples, literal, sample_id
+from snapinfra_codegen.generators.templated.samples import ProjectSamples, Value, literal, sample_id
 from snapinfra_codegen.generators.templated.versions import API_DEV_REQUIREMENTS, API_REQUIREMENTS
 
 MODELS = ModelContext(package="app.models", api=True)
@@ -61,7 +61,9 @@ def _shape_entry(entity: EntityNames) -> str:
     unique = [f.name for f in entity.fields if f.spec.unique]
     decimals = [f.name for f in entity.fields if "decimal" in (f.spec.type, f.spec.items)]
     filters = [f.name for f in filter_fields(entity)]
-    arguments = [(key, names) for key, names in (("unique", unique), ("filters", filters), ("decimals", decimals)) if names]
+    arguments = [
+        (key, names) for key, names in (("unique", unique), ("filters", filters), ("decimals", decimals)) if names
+    ]
     line = f'    "{entity.name}": Shape(' + ", ".join(f"{key}={_tuple(names)}" for key, names in arguments) + "),"
     if len(line) <= LINE_LENGTH:
         return line
@@ -120,7 +122,9 @@ def _config_module(entities: list[EntityNames]) -> str:
         lines.append("REFERRERS: dict[str, list[tuple[str, str, str]]] = {")
         for entity, found in sides:
             lines.append(f'    "{entity.name}": [')
-            lines += [call("", [f'"{child.name}"', f'"{f.name}"', f'"{f.spec.on_delete_rule}"'], 8, ",") for child, f in found]
+            lines += [
+                call("", [f'"{child.name}"', f'"{f.name}"', f'"{f.spec.on_delete_rule}"'], 8, ",") for child, f in found
+            ]
             lines.append("    ],")
         lines.append("}")
     else:
@@ -215,12 +219,12 @@ def _delete_cases(entity: EntityNames, entities: list[EntityNames], samples: Pro
     return cases
 
 
-def _variant(values: dict[str, object]) -> str:
+def _variant(values: dict[str, Value]) -> str:
     """One dict of VARIANTS: on a line when it fits, else one entry per line."""
-    line = "    {" + ", ".join(f'"{k}": {literal(v)}' for k, v in values.items()) + "},\n"  # type: ignore[arg-type]
+    line = "    {" + ", ".join(f'"{k}": {literal(v)}' for k, v in values.items()) + "},\n"
     if len(line) <= LINE_LENGTH + 1:
         return line
-    entries = "".join(dict_entry(f'"{k}"', literal(v), 8) + "\n" for k, v in values.items())  # type: ignore[arg-type]
+    entries = "".join(dict_entry(f'"{k}"', literal(v), 8) + "\n" for k, v in values.items())
     return "    {\n" + entries + "    },\n"
 
 
@@ -249,9 +253,7 @@ def _route_constants(entity: EntityNames, entities: list[EntityNames], samples: 
         blocks.append(list_literal("UNIQUE_FIELDS", [f'"{f.name}"' for f in unique]))
     exact = [(f, _exact_decimal(samples.values(entity, f)[0])) for f in entity.fields if f.spec.type == "decimal"]
     if any(digits for _, digits in exact):
-        blocks.append(
-            dict_literal("EXACT_DECIMALS", [(f'"{f.name}"', f'"{digits}"') for f, digits in exact if digits])
-        )
+        blocks.append(dict_literal("EXACT_DECIMALS", [(f'"{f.name}"', f'"{digits}"') for f, digits in exact if digits]))
     return "\n".join(blocks)
 
 

@@ -46,9 +46,7 @@ _ANNOTATIONS = {
 # Format checks that must run after a length limit (see _types.py).
 _FORMAT_VALIDATORS = {"email": "EMAIL_FORMAT", "url": "URL_FORMAT"}
 _PYDANTIC_NAMES = frozenset({"BaseModel", "ConfigDict", "Field", "StrictStr", "StrictInt", "StrictFloat", "StrictBool"})
-_LOCAL_NAMES = frozenset(
-    {"Date", "DateTime", "DecimalNumber", "Email", "Url", "EMAIL_FORMAT", "URL_FORMAT", "NotNull"}
-)
+_LOCAL_NAMES = frozenset({"Date", "DateTime", "DecimalNumber", "Email", "Url", "EMAIL_FORMAT", "URL_FORMAT", "NotNull"})
 
 
 @dataclass(frozen=True)
@@ -286,8 +284,14 @@ def types_module(entities: list[EntityNames]) -> str:
     """The shared field types; the decimal type only when a field needs it (a v1 spec's stay as they were)."""
     text = render("models/types.py.tmpl")
     if any(f.spec.type == "decimal" or f.spec.items == "decimal" for e in entities for f in e.fields):
-        text = text.replace("from datetime import date, datetime\n", "from datetime import date, datetime\nfrom decimal import Decimal\n", 1)
-        text = text.replace("from pydantic import AfterValidator, StrictStr", "from pydantic import AfterValidator, Field, StrictStr", 1)
+        text = text.replace(
+            "from datetime import date, datetime\n",
+            "from datetime import date, datetime\nfrom decimal import Decimal\n",
+            1,
+        )
+        text = text.replace(
+            "from pydantic import AfterValidator, StrictStr", "from pydantic import AfterValidator, Field, StrictStr", 1
+        )
         text += render("models/types_decimal.py.tmpl")
     return text
 

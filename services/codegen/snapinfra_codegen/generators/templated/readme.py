@@ -6,7 +6,7 @@ import json
 
 from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames, filter_fields
 from snapinfra_codegen.generators.templated.pysrc import from_import
-from snapinfra_codegen.generators.templated.samples import applies_max_length, literal, valid_values
+from snapinfra_codegen.generators.templated.samples import Value, applies_max_length, literal, valid_values
 from snapinfra_shared.spec import FieldSpec
 
 _TYPE_DESCRIPTIONS = {
@@ -95,7 +95,7 @@ def fields_table(entity: EntityNames, *, api: bool) -> str:
     return "\n".join(rows)
 
 
-def _example_value(entity: EntityNames, field: FieldNames) -> object:
+def _example_value(entity: EntityNames, field: FieldNames) -> Value:
     if field.spec.type == "reference":
         return f"<id of a {field.spec.references}>"
     return valid_values(entity, field)[0]
@@ -109,7 +109,7 @@ def example_body(entity: EntityNames) -> str:
 def example_dict(entity: EntityNames, indent: int) -> str:
     """The same example as a Python dict literal, one entry per line."""
     pad = " " * indent
-    entries = "".join(f'{pad}    "{f.name}": {literal(_example_value(entity, f))},\n' for f in entity.fields)  # type: ignore[arg-type]
+    entries = "".join(f'{pad}    "{f.name}": {literal(_example_value(entity, f))},\n' for f in entity.fields)
     return f"{{\n{entries}{pad}}}"
 
 
@@ -239,7 +239,9 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 ),
                 "",
                 "A table has the string partition key `id` and these global secondary indexes (see",
-                "`table_definition` in `app/repository.py`" + (" and `infra/template.yaml`" if with_infra else "") + "):",
+                "`table_definition` in `app/repository.py`"
+                + (" and `infra/template.yaml`" if with_infra else "")
+                + "):",
                 "",
                 "- `by_order`: partition key `_list` (the same for every item), sort key `_order` (the creation time,",
                 "  fixed width, then the id). A listing is one Query in creation order, and a cursor is the `_order`",

@@ -109,7 +109,7 @@ def _fit_length(spec: FieldSpec, value: str) -> str:
 
 def _scalar_values(entity: EntityNames, spec: FieldSpec, kind: str) -> tuple[Value, Value]:
     """Two valid values of a scalar type (the items of a list have no bounds of their own)."""
-    plain = FieldNames(spec=FieldSpec(name=spec.name, type=kind), attribute=spec.name, alias=None)  # type: ignore[arg-type]
+    plain = FieldNames(spec=FieldSpec(name=spec.name, type=kind), attribute=spec.name, alias=None)
     return valid_values(entity, plain)
 
 
@@ -278,7 +278,6 @@ def _bound_cases(entity: EntityNames, field: FieldNames) -> list[tuple[str, str]
 def valid_values_of_items(entity: EntityNames, field: FieldNames) -> tuple[Value, Value]:
     """Two valid items of a list field (its items have no bounds of their own)."""
     return _scalar_values(entity, field.spec, field.spec.items or "string")
-
 
 
 class ProjectSamples:
