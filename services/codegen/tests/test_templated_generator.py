@@ -503,7 +503,7 @@ print(digest.hexdigest())
 
 def test_output_does_not_depend_on_hash_seed() -> None:
     """Byte-identical across processes too (set iteration order changes with PYTHONHASHSEED)."""
-    cases = [(project_type, spec) for project_type in ALL_TYPES for spec in (EVERY_TYPE, AWKWARD)]
+    cases = [(project_type, spec) for project_type in ALL_TYPES for spec in (EVERY_TYPE, AWKWARD, EVERY_KIND)]
     expected = hashlib.sha256()
     for project_type, spec in cases:
         for path, content in _generate(project_type, spec).files.items():

@@ -286,6 +286,8 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "References are checked: a body naming an item that does not exist is a 422 naming the field.",
                 "Deleting an item others refer to is a 409, unless their reference says `cascade`: then they are",
                 "deleted too, and what refers to them, after checking the whole chain (a 409 deletes nothing).",
+                "These checks read, then write: a create racing the delete of the item it refers to can still",
+                "leave it dangling (no lock spans two tables); unique values, in contrast, are claimed atomically.",
                 "A value another item holds in a unique field is a 409 naming the field. Decimal fields (money) are",
                 "exact: send a JSON number or string, get back a string with the same digits; never a float.",
                 "",
