@@ -43,6 +43,7 @@ class RunningSystem:
 
     def _start(self, timeout: float) -> RunningSystem:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SNAPINFRA_", "AWS_"))} | self._env
+        env.setdefault("SNAPINFRA_LOG_FORMAT", "json")  # the tests read the services' lines as JSON
         if not self._embedded:
             self.aws = env["AWS_ENDPOINT_URL"]
         runner = str(Path(sys.executable).parent / "snapinfra-dev")

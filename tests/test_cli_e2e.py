@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
@@ -57,6 +58,46 @@ def test_codegen_create_waits_for_the_job_and_downloads_its_zip(system, tmp_path
     assert snapinfra(system, "codegen", "delete", job["id"]).exit_code == 0
     gone = snapinfra(system, "codegen", "get", job["id"])
     assert gone.exit_code == 1 and "404 not_found" in gone.stderr
+
+
+LIBRARY_SPEC = {
+    "entities": [
+        {"name": "Author", "fields": [{"name": "name"}]},
+        {
+            "name": "Book",
+            "fields": [{"name": "title"}, {"name": "author_id", "type": "reference", "references": "Author"}],
+        },
+        {
+            "name": "Loan",
+            "fields": [
+                {"name": "book_id", "type": "reference", "references": "Book", "onDelete": "cascade"},
+                {"name": "due_on", "type": "date"},
+            ],
+        },
+    ]
+}
+
+
+def test_a_generation_has_its_architecture_diagram_in_the_zip_and_through_the_api(system, tmp_path):
+    spec = tmp_path / "library.json"
+    spec.write_text(json.dumps(LIBRARY_SPEC))
+    zipped, svg = tmp_path / "library.zip", tmp_path / "library.svg"
+    created = snapinfra(
+        system, "--json", "codegen", "create", "--type", "infra", "--prompt", "A library: books, authors, loans",
+        "--project-id", "library", "--spec", str(spec), "--output", str(zipped),
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    job = json.loads(created.stdout)
+    saved = snapinfra(system, "codegen", "diagram", job["id"], "-o", str(svg))
+    assert saved.exit_code == 0, saved.output
+    root = ElementTree.fromstring(svg.read_bytes())
+    words = {"".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"Author", "Book", "Loan", "author_id", "book_id", "→ Author", "→ Book", "cascade"} <= words
+    assert {"Author table", "Book table", "Loan table", "CloudFormation stack (template.yaml)"} <= words
+    with zipfile.ZipFile(zipped) as archive:
+        assert archive.read("library/docs/architecture.svg") == svg.read_bytes()
+        readme = archive.read("library/README.md").decode()
+    assert 'Author ||--o{ Book : "author_id"' in readme and 'Book ||--o{ Loan : "book_id, cascade"' in readme
 
 
 def test_admin_queue_status_needs_admin_rights(system):

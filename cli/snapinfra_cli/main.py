@@ -349,6 +349,27 @@ def codegen_download(ctx: Context, job_id: str, output: Path) -> None:
     ctx.emit({"id": job_id, "zip": str(output), "bytes": size}, lambda: out.print(f"saved {size} bytes to {output}"))
 
 
+@codegen.command("diagram")
+@click.argument("job_id")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="where to save the SVG (default: <job id>-architecture.svg)",
+)
+@pass_context
+@handled
+def codegen_diagram(ctx: Context, job_id: str, output: Path | None) -> None:
+    """Save a completed job's architecture diagram (SVG): its entities and references, and what it deploys."""
+    target = output or Path(f"{job_id}-architecture.svg")
+    size = ctx.api.download(f"/api/code-gen/{job_id}/diagram", target)
+    ctx.emit(
+        {"id": job_id, "svg": str(target), "bytes": size},
+        lambda: out.print(f"saved the architecture diagram ({size} bytes) to {target}"),
+    )
+
+
 @codegen.command("delete")
 @click.argument("job_id")
 @pass_context

@@ -11,7 +11,7 @@ import pytest
 
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import ApiDependencies, build_dependencies
-from snapinfra_api.handlers import build_handlers
+from snapinfra_api.codegen.projection import build_handlers
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared import catalog
 from snapinfra_shared.consumer import Delivery

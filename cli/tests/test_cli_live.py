@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from snapinfra_cli import main as cli
+from snapinfra_shared import catalog
 
 USER = "cli-user"
 
@@ -158,3 +159,31 @@ def test_deploy_events_follow_prints_each_step_once_until_the_deployment_settles
     assert messages.index("CREATE_IN_PROGRESS") < messages.index("stack almost there")
     text = run(live_api, "deploy", "events", deployment["id"], "--follow").stdout
     assert "stack almost there" in text and f"deployment {deployment['id']}: deployed" in text
+
+
+def test_codegen_diagram_saves_the_svg_once_the_job_is_completed(live_api, stack, tmp_path, monkeypatch):
+    job = create(live_api, "api")
+    early = run(live_api, "--json", "codegen", "diagram", job["id"], "-o", str(tmp_path / "early.svg"))
+    assert early.exit_code != 0 and json.loads(early.stderr)["error"]["code"] == "not_completed"
+    assert not (tmp_path / "early.svg").exists()
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><text>Spaceship</text></svg>'
+    base = f"codegen/{USER}/{job['id']}/attempt-1/"
+    stack.clients.s3.put_object(Bucket=stack.topology.bucket, Key=base + "architecture.svg", Body=svg)
+    artifact = catalog.Artifact(
+        bucket=stack.topology.bucket, key=base + "fleet.zip", manifest_key=base + "manifest.json", size_bytes=1,
+        file_count=2, sha256="0" * 64, diagram_key=base + "architecture.svg",
+    )  # fmt: skip
+    live_api.deliver(
+        "codegen", "CodeGenerationCompleted", USER, job_id=job["id"], project_id=job["projectId"],
+        project_type="api", generator="templated", artifact=artifact, completed_at=datetime.now(UTC),
+    )  # fmt: skip
+
+    target = tmp_path / "fleet.svg"
+    saved = run(live_api, "codegen", "diagram", job["id"], "-o", str(target))
+    assert saved.exit_code == 0, saved.output
+    assert target.read_bytes() == svg and f"to {target}" in saved.stdout
+    monkeypatch.chdir(tmp_path)  # without -o: <job id>-architecture.svg here
+    named = json.loads(run(live_api, "--json", "codegen", "diagram", job["id"]).stdout)
+    assert named == {"id": job["id"], "svg": f"{job['id']}-architecture.svg", "bytes": len(svg)}
+    assert (tmp_path / named["svg"]).read_bytes() == svg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -20,6 +21,34 @@ from snapinfra_shared.events import Service
 API_PORT = 5000
 WORKER_METRICS_PORT = 9100  # the Dockerfiles' SNAPINFRA_METRICS_PORT; served on the task's loopback only
 STOP_TIMEOUT_SECONDS = 30  # ECS's SIGTERM-to-SIGKILL window; the services' shutdown grace is 25 s
+OTLP_HTTP_ENDPOINT = "http://127.0.0.1:4318"  # the collector beside the service (a task shares its loopback)
+XRAY_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+)
+
+
+def collector_config() -> str:
+    """The ADOT collector's configuration (AOT_CONFIG_CONTENT; JSON is YAML): OTLP in on the task's loopback,
+    batched, out to X-Ray; nothing else (no metrics pipeline: those reach CloudWatch through the logs)."""
+    return json.dumps(
+        {
+            "receivers": {
+                "otlp": {"protocols": {"grpc": {"endpoint": "127.0.0.1:4317"}, "http": {"endpoint": "127.0.0.1:4318"}}}
+            },
+            "processors": {"batch/traces": {"timeout": "1s", "send_batch_size": 50}},
+            # X-Ray annotations (searchable): the request id on the api's span and on every hop's.
+            "exporters": {"awsxray": {"indexed_attributes": ["snapinfra.request_id", "snapinfra.correlation_id"]}},
+            "service": {
+                "pipelines": {
+                    "traces": {"receivers": ["otlp"], "processors": ["batch/traces"], "exporters": ["awsxray"]}
+                }
+            },
+        }
+    )
 
 
 def health_check_command(service: Service) -> list[str]:
@@ -85,6 +114,7 @@ class FargateServiceUnit(Construct):
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         desired_count: int = 1,
+        adot_image: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         cpu, memory = TASK_SIZE[service]
@@ -120,6 +150,9 @@ class FargateServiceUnit(Construct):
             stop_timeout=Duration.seconds(STOP_TIMEOUT_SECONDS),
             port_mappings=[ecs.PortMapping(container_port=API_PORT)] if service == "api" else None,
         )
+        self.collector: ecs.ContainerDefinition | None = None
+        if adot_image:
+            self._trace_to_xray(adot_image, task_role)
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -171,6 +204,40 @@ class FargateServiceUnit(Construct):
                     id="AwsSolutions-ECS2",
                     reason="The environment holds names and switches only (prefix, bucket, issuer); the services "
                     "hold no secrets: AWS credentials come from the task role.",
+                )
+            ],
+        )
+
+    def _trace_to_xray(self, image: str, task_role: iam.IRole) -> None:
+        """The ADOT collector as a sidecar: the service exports its spans to it over OTLP (the standard variable
+        turns tracing on), it sends them to X-Ray with the task role. Not essential: if it stops, the service
+        goes on (its spans are dropped)."""
+        self.collector = self.task_definition.add_container(
+            "otel-collector",
+            image=ecs.ContainerImage.from_registry(image),
+            essential=False,
+            memory_reservation_mib=64,
+            environment={"AOT_CONFIG_CONTENT": collector_config()},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="otel-collector", log_group=self.log_group),
+        )
+        self.container.add_container_dependencies(
+            ecs.ContainerDependency(container=self.collector, condition=ecs.ContainerDependencyCondition.START)
+        )
+        self.container.add_environment("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_HTTP_ENDPOINT)
+        policy = iam.Policy(
+            self,
+            "TracesToXRay",
+            statements=[iam.PolicyStatement(actions=list(XRAY_ACTIONS), resources=["*"])],
+            roles=[task_role],
+        )
+        NagSuppressions.add_resource_suppressions(
+            policy,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="X-Ray's PutTraceSegments, PutTelemetryRecords and sampling calls have no resource-level "
+                    "permissions (AWS requires '*'); this policy exists only with the tracing context flag.",
+                    applies_to=["Resource::*"],
                 )
             ],
         )

@@ -50,6 +50,8 @@ class InfraConfig:
     max_tasks: int = 4
     log_retention_days: int = 30
     retain_data: bool = True  # keep the bucket and tables when the stack is deleted
+    tracing: bool = False  # an ADOT collector beside each service sends its OpenTelemetry traces to AWS X-Ray
+    adot_image: str = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"  # the collector's image
 
     def __post_init__(self) -> None:
         if bool(self.jwt_issuer) != bool(self.jwt_audience):
@@ -84,6 +86,7 @@ class InfraConfig:
             ("sesIdentity", "ses_identity"),
             ("deployTargetRoleName", "deploy_target_role_name"),
             ("bedrockModelId", "bedrock_model_id"),
+            ("adotImage", "adot_image"),
         ):
             if get(key) is not None:
                 options[field] = str(get(key))
@@ -98,4 +101,6 @@ class InfraConfig:
             options["jwt_audience"] = _as_list(get("jwtAudience"))
         if get("retainData") is not None:
             options["retain_data"] = _as_bool(get("retainData"))
+        if get("tracing") is not None:
+            options["tracing"] = _as_bool(get("tracing"))
         return cls(**options)

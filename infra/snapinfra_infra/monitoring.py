@@ -1,5 +1,9 @@
 """The guide's alarms (queue depth, dead letters, failed SNS deliveries, bucket size), the age of the
-oldest message and the api's 5xx rate, all to the operations topic; and one dashboard."""
+oldest message and the api's 5xx rate, all to the operations topic; and one dashboard.
+
+The services' own metrics (the Prometheus ones at /metrics) reach CloudWatch through their JSON log lines: a
+metric filter on each log group counts the access log, the consumer's "message handled" and the notifier's
+"delivery attempted" lines into the namespace `Snapinfra/<prefix>`, with the same labels as dimensions."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -118,7 +123,74 @@ class Monitoring(Construct):
             threshold=API_5XX_RATE_PERCENT,
             description=f"More than {API_5XX_RATE_PERCENT}% of the api's answers in 5 minutes were 5xx.",
         )
+        self.namespace = f"Snapinfra/{prefix}"
+        self.metric_filters = self._metric_filters(services)
         self.dashboard = self._dashboard(prefix, messaging, queues, dlqs, bucket_size, http_api, error_rate, services)
+
+    def _metric_filters(self, services: list[FargateServiceUnit]) -> list[logs.MetricFilter]:
+        """Metrics from the services' JSON log lines (one line per request, per message, per delivery attempt)."""
+        made: list[logs.MetricFilter] = []
+        for unit in services:
+            name = unit.service_name
+            specs = [
+                (
+                    f"{name}-messages",
+                    "MessagesHandled",
+                    "message handled",
+                    "1",
+                    {"queue": "$.queue", "outcome": "$.outcome"},
+                ),
+                (
+                    f"{name}-handler-time",
+                    "HandlerTime",
+                    "message handled",
+                    "$.handler_ms",
+                    {"event_type": "$.event_type"},
+                ),
+            ]
+            if name == "api":
+                specs += [
+                    ("http-requests", "HttpRequests", "request", "1", {"route": "$.route", "status": "$.status"}),
+                    ("http-latency", "HttpLatency", "request", "$.ms", {"route": "$.route"}),
+                ]
+            if name == "notifier":
+                specs.append(
+                    (
+                        "deliveries",
+                        "Deliveries",
+                        "delivery attempted",
+                        "1",
+                        {"channel": "$.channel", "outcome": "$.outcome"},
+                    )
+                )
+            for construct_id, metric, message, value, dimensions in specs:
+                terms = [logs.FilterPattern.string_value("$.message", "=", message)]
+                if metric.startswith("Http"):
+                    terms.append(logs.FilterPattern.string_value("$.logger", "=", "snapinfra.access"))
+                if value.startswith("$."):  # a value taken from a field must be matched by the pattern
+                    terms.append(logs.FilterPattern.number_value(value, ">=", 0))
+                pattern = logs.FilterPattern.all(*terms)
+                made.append(
+                    unit.log_group.add_metric_filter(
+                        construct_id,
+                        filter_pattern=pattern,
+                        metric_namespace=self.namespace,
+                        metric_name=metric,
+                        metric_value=value,
+                        dimensions=dimensions,
+                        unit=cloudwatch.Unit.MILLISECONDS if value.startswith("$.") else cloudwatch.Unit.COUNT,
+                    )
+                )
+        return made
+
+    def _search(self, metric: str, dimensions: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+        """Every series of a log-derived metric, whatever its dimensions' values (routes, queues, channels)."""
+        return cloudwatch.MathExpression(
+            expression=f"SEARCH('{{{self.namespace},{dimensions}}} MetricName=\"{metric}\"', '{statistic}', 300)",
+            using_metrics={},
+            label=label,
+            period=Duration.minutes(5),
+        )
 
     def _alarm(
         self, name: str, metric: cloudwatch.Metric | cloudwatch.MathExpression, *, threshold: float, description: str
@@ -193,6 +265,35 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.GraphWidget(title="Bucket size (bytes)", left=[bucket_size], width=12),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="api: requests by route and status",
+                left=[self._search("HttpRequests", "route,status", "Sum", "requests")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="api: latency by route (ms, p99)",
+                left=[self._search("HttpLatency", "route", "p99", "p99")],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Messages handled by queue and outcome",
+                left=[self._search("MessagesHandled", "queue,outcome", "Sum", "messages")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Handler time by event type (ms, p90)",
+                left=[self._search("HandlerTime", "event_type", "p90", "p90")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Deliveries by channel and outcome",
+                left=[self._search("Deliveries", "channel,outcome", "Sum", "deliveries")],
+                width=8,
+            ),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(

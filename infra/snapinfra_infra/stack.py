@@ -81,6 +81,7 @@ class SnapinfraStack(Stack):
                 task_role=role.role,
                 environment=self._environment(service),
                 log_retention=retention,
+                adot_image=config.adot_image if config.tracing else None,
             )
         self._autoscaling()
         self.api = PublicApi(

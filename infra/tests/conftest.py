@@ -39,21 +39,30 @@ class Synthesized:
         return {k: v for k, v in self.resources.items() if v["Type"] == kind}
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+def synthesize(outdir: Path, context: dict[str, Any]) -> Synthesized:
     from snapinfra_infra.app import build_app, cdk_json_context, nag_errors
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app(context=cdk_json_context() | CONTEXT, outdir=str(outdir))  # cdk.json's flags too
+    app, stack = build_app(context=cdk_json_context() | context, outdir=str(outdir))  # cdk.json's flags too
     assembly = app.synth()
     artifact = assembly.get_stack_by_name(stack.stack_name)
-    yield Synthesized(
+    return Synthesized(
         directory=Path(assembly.directory),
         template=dict(artifact.template),
         nag_errors=nag_errors(assembly),
         topology=stack.topology,
         config=stack.config,
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    yield synthesize(tmp_path_factory.mktemp("cdk.out"), CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def synthesized_with_tracing(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app with the `tracing` context flag: an ADOT collector beside every service."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.tracing"), CONTEXT | {"tracing": True})
 
 
 @pytest.fixture(scope="session")

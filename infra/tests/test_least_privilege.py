@@ -271,7 +271,7 @@ def test_the_deployer_may_send_its_rechecks_to_its_own_queue(synthesized: Any) -
 
 
 def test_the_deployers_grants_cover_the_names_and_external_ids_it_uses(synthesized: Any) -> None:
-    from snapinfra_api.deployments import stack_name
+    from snapinfra_api.deployments.use_cases import stack_name
     from snapinfra_deployer.adapters.stacks import StackTargets
 
     statements = statements_of(synthesized, task_roles(synthesized)["deployer"])

@@ -48,6 +48,9 @@ class Artifact(EventData):
     size_bytes: int = Field(ge=0)
     file_count: int = Field(ge=1)
     sha256: str
+    diagram_key: str | None = Field(
+        default=None, description="the architecture diagram (SVG) beside the ZIP; absent before diagrams existed"
+    )
 
 
 class CodeGenerationCompleted(EventData):
@@ -282,7 +285,12 @@ CATALOG: dict[str, EventSpec] = {
     for spec in (
         _spec(CodeGenerationRequested, "api", {"codegen", "notifier"}, "A user asked for a project (202 answered)."),
         _spec(CodeGenerationStarted, "codegen", {"api", "notifier"}, "The codegen service began generating."),
-        _spec(CodeGenerationCompleted, "codegen", {"api", "notifier"}, "The ZIP and its manifest are stored."),
+        _spec(
+            CodeGenerationCompleted,
+            "codegen",
+            {"api", "notifier"},
+            "The ZIP, its manifest and its architecture diagram (`artifact.diagram_key`) are stored.",
+        ),
         _spec(CodeGenerationFailed, "codegen", {"api", "notifier"}, "Generation gave up; `reason` says why."),
         _spec(CodeGenerationDeleted, "api", {"codegen"}, "A user deleted a job; its artifact must go."),
         _spec(DeploymentRequested, "api", {"deployer", "notifier"}, "A user asked to deploy a code generation."),

@@ -28,16 +28,17 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prometheus_client import Counter, Histogram
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from pydantic import ValidationError
 
+from snapinfra_shared import tracing
 from snapinfra_shared.events import Envelope
 from snapinfra_shared.logs import log_context
+from snapinfra_shared.metrics import HANDLER_SECONDS, MESSAGES
 
 log = logging.getLogger(__name__)
 
-MESSAGES = Counter("snapinfra_messages", "Messages settled by the consumer, by outcome", ["outcome"])
-HANDLER_SECONDS = Histogram("snapinfra_handler_seconds", "Time spent in message handlers")
 ERROR_ATTRIBUTE = "snapinfra_error"
 SOURCE_QUEUE_ATTRIBUTE = "snapinfra_source_queue"
 RECEIVE_COUNT_ATTRIBUTE = "snapinfra_receive_count"  # receives on the source queue when it was dead-lettered
@@ -175,8 +176,11 @@ class Consumer:
         clock: Callable[[], float] = time.monotonic,
         on_dead_letter: Callable[[dict[str, Any], str], None] | None = None,
         on_shutdown: Callable[[], object] | None = None,
+        service: str = "",
     ):
         self._sqs = sqs
+        self.service = service  # who consumes (a span attribute)
+        self.queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]  # the metrics' and logs' label
         self._on_shutdown = on_shutdown  # before unfinished messages are released, and once more on exit
         self._on_dead_letter = on_dead_letter  # told (message, error) after a move to the DLQ
         self.queue_url = queue_url
@@ -374,24 +378,56 @@ class Consumer:
                 "malformed message sent to the DLQ", extra={"message_id": message["MessageId"], "error": str(exc)}
             )
             return _Result(message, "poison", f"malformed message: {_short(exc)}", delivery)
-        with log_context(correlation_id=event.correlation_id, event_id=str(event.id), event_type=event.type):
+        span_attributes = {
+            "messaging.system": "aws_sqs",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": self.queue_name,
+            "messaging.message.id": message["MessageId"],
+            "snapinfra.service": self.service,
+            "snapinfra.event_type": event.type,
+            "snapinfra.event_id": str(event.id),
+            "snapinfra.correlation_id": event.correlation_id,
+            "snapinfra.receive_count": receive_count,
+        }
+        with (
+            log_context(correlation_id=event.correlation_id, event_id=str(event.id), event_type=event.type),
+            tracing.consuming(message, f"process {event.type}", span_attributes) as span,
+        ):
             started = time.perf_counter()
-            try:
-                self._handle(event, delivery)
-            except PoisonMessage as exc:
-                log.error("message refused by its handler; sent to the DLQ", extra={"error": str(exc)})
-                return _Result(message, "poison", str(exc), delivery)
-            except RetryAfter as exc:
-                log.info("handler asked to be retried later", extra={"retry_in_seconds": exc.seconds})
-                return _Result(message, "retry", str(exc), delivery, exc.seconds)
-            except NotYet as exc:
-                log.warning("not handled yet; retrying", extra={"error": str(exc), "receive_count": receive_count})
-                return _Result(message, "retry", f"not yet: {_short(exc)}", delivery)
-            except Exception as exc:
-                log.exception("handler failed", extra={"receive_count": receive_count})
-                return _Result(message, "retry", f"{type(exc).__name__}: {_short(exc)}", delivery)
-            finally:
-                HANDLER_SECONDS.observe(time.perf_counter() - started)
+            result = self._run_handler(message, event, delivery)
+            seconds = time.perf_counter() - started
+            HANDLER_SECONDS.labels(event.type).observe(seconds)
+            if span is not None:
+                span.set_attribute("snapinfra.outcome", result.outcome)
+            log.info(
+                "message handled",
+                extra={
+                    "queue": self.queue_name,
+                    "outcome": result.outcome,
+                    "handler_ms": round(seconds * 1000, 1),
+                    "receive_count": receive_count,
+                },
+            )
+            return result
+
+    def _run_handler(self, message: dict[str, Any], event: Envelope, delivery: Delivery) -> _Result:
+        receive_count = delivery.receive_count
+        try:
+            self._handle(event, delivery)
+        except PoisonMessage as exc:
+            log.error("message refused by its handler; sent to the DLQ", extra={"error": str(exc)})
+            _span_error(exc)
+            return _Result(message, "poison", str(exc), delivery)
+        except RetryAfter as exc:
+            log.info("handler asked to be retried later", extra={"retry_in_seconds": exc.seconds})
+            return _Result(message, "retry", str(exc), delivery, exc.seconds)
+        except NotYet as exc:
+            log.warning("not handled yet; retrying", extra={"error": str(exc), "receive_count": receive_count})
+            return _Result(message, "retry", f"not yet: {_short(exc)}", delivery)
+        except Exception as exc:
+            log.exception("handler failed", extra={"receive_count": receive_count})
+            _span_error(exc)
+            return _Result(message, "retry", f"{type(exc).__name__}: {_short(exc)}", delivery)
         return _Result(message, "ok", "", delivery)
 
     # -- settling ----------------------------------------------------------------------------
@@ -416,7 +452,8 @@ class Consumer:
             ("retried", to_back_off),
             ("released", to_release),
         ):
-            MESSAGES.labels(outcome).inc(len(settled))
+            if settled:
+                MESSAGES.labels(self.queue_name, outcome).inc(len(settled))
 
     def _retry_delay(self, result: _Result) -> int:
         if result.delay is not None:
@@ -492,6 +529,14 @@ def _carried_attributes(message: dict[str, Any]) -> dict[str, Any]:
             continue
         carried[name] = {k: v for k, v in attribute.items() if k in ("DataType", "StringValue", "BinaryValue")}
     return dict(list(carried.items())[:7])  # SQS allows ten attributes; three are ours
+
+
+def _span_error(exc: BaseException) -> None:
+    """Mark the current span (when tracing is on) as failed by this exception."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, _short(exc)))
 
 
 def _short(exc: BaseException) -> str:

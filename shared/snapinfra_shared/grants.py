@@ -14,7 +14,7 @@ from snapinfra_shared.events import Service
 
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
 # The deployer names a deployment's stack 'snapinfra-<environment>-<12 hex of its id>' whatever the resource
-# prefix (snapinfra_api.deployments.stack_name): a test holds the two together.
+# prefix (snapinfra_api.deployments.use_cases.stack_name): a test holds the two together.
 DEPLOYMENT_STACK_PREFIX = "snapinfra"
 # The ExternalId of a cross-account AssumeRole is this followed by the user id (the deployer's
 # SNAPINFRA_EXTERNAL_ID_PREFIX, which the stack sets to it); the deployer's role may assume only with it.

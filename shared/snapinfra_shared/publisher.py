@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from snapinfra_shared import tracing
 from snapinfra_shared.events import Envelope
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class Publisher:
         self._sns.publish(
             TopicArn=self.topic_arn,
             Message=event.model_dump_json(),
-            MessageAttributes=event.message_attributes(),
+            MessageAttributes=tracing.inject(event.message_attributes()),
         )
         log.info("published", extra={"event_type": event.type, "event_id": str(event.id)})
 
@@ -42,7 +43,7 @@ class Publisher:
                     {
                         "Id": str(i),
                         "Message": event.model_dump_json(),
-                        "MessageAttributes": event.message_attributes(),
+                        "MessageAttributes": tracing.inject(event.message_attributes()),
                     }
                     for i, event in enumerate(chunk)
                 ],

@@ -24,6 +24,7 @@ from snapinfra_shared.logs import configure_logging
 from snapinfra_shared.publisher import Publisher
 from snapinfra_shared.settings import ServiceSettings, WorkerSettings
 from snapinfra_shared.topology import QueueSpec
+from snapinfra_shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class Dispatcher:
 
 def start_service(service: Service, settings: ServiceSettings) -> AwsClients:
     configure_logging(service, settings.log_level, settings.log_format)
+    configure_tracing(service)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=os.environ.get("SNAPINFRA_METRICS_ADDR", "127.0.0.1"))
     return AwsClients.from_settings(settings)
@@ -213,6 +215,7 @@ def consumer_for(
         options=consumer_options(settings, queue),
         on_dead_letter=dead_letter_announcer(clients, resources, queue.name),
         on_shutdown=wired.on_shutdown,
+        service=resources.service,
     )
 
 

@@ -35,7 +35,7 @@ class ServiceSettings(BaseSettings):
         default="INFO", description="the lowest level logged"
     )
     log_format: Literal["json", "text"] = Field(
-        default="json", description="json: one object per line (containers); text: for a terminal (make dev)"
+        default="json", description="json: one object per line (containers); text: key=value fields (make dev)"
     )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus metrics port; 0 disables")
     s3_addressing_style: Literal["auto", "path", "virtual"] = Field(

@@ -15,7 +15,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
-from snapinfra_api.errors import error_document
+from snapinfra_api.http.errors import error_document
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.runtime import start_service
 

@@ -7,18 +7,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from snapinfra_api.adapters.artifacts import ArtifactReader
-from snapinfra_api.adapters.deployments import DeploymentRepository
 from snapinfra_api.adapters.limits import IdempotencyStore, SlidingWindows, TokenBuckets
 from snapinfra_api.adapters.outbox import OutboxRelay
-from snapinfra_api.adapters.repository import JobRepository
-from snapinfra_api.adapters.subscriptions import SubscriptionReadModel
-from snapinfra_api.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
-from snapinfra_api.codegen_jobs import CodeGenJobs
-from snapinfra_api.deployments import Deployments
-from snapinfra_api.handlers import build_handlers
-from snapinfra_api.notification_handlers import build_notification_handlers
-from snapinfra_api.notifications import Notifications, Policy
+from snapinfra_api.codegen.artifacts import ArtifactReader
+from snapinfra_api.codegen.projection import build_handlers
+from snapinfra_api.codegen.store import JobRepository
+from snapinfra_api.codegen.use_cases import CodeGenJobs
+from snapinfra_api.deployments.store import DeploymentRepository
+from snapinfra_api.deployments.use_cases import Deployments
+from snapinfra_api.http.auth import Authenticator, DevHeaderAuthenticator, JwtAuthenticator
+from snapinfra_api.notifications.projection import build_notification_handlers
+from snapinfra_api.notifications.store import SubscriptionReadModel
+from snapinfra_api.notifications.use_cases import Notifications, Policy
 from snapinfra_api.settings import ApiSettings
 from snapinfra_shared.aws import AwsClients
 from snapinfra_shared.consumer import Consumer

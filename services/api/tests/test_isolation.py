@@ -20,10 +20,10 @@ from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies
 from snapinfra_shared.catalog import NotificationAttempted
 
+from .codegen.test_codegen_api import complete
 from .conftest import As, api_settings
-from .test_codegen_api import complete
-from .test_deployments_api import completed_job, deliver
-from .test_notifications_api import notifier_event, project
+from .deployments.test_deployments_api import completed_job, deliver
+from .notifications.test_notifications_api import notifier_event, project
 
 
 @dataclass

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from snapinfra_codegen.adapters.artifacts import ArtifactStore
 from snapinfra_codegen.adapters.jobs import JobRecord, JobRepository, Lease
 from snapinfra_codegen.adapters.leases import Held, LeaseKeeper
+from snapinfra_codegen.diagram import with_diagram
 from snapinfra_codegen.generators.base import GenerationError, GenerationRequest, Generator
 from snapinfra_codegen.generators.validation import ProjectLimits, validate_project
 from snapinfra_codegen.packaging import package
@@ -145,6 +146,7 @@ def _generate(
     try:
         project = deps.generator.generate(GenerationRequest(data.project_type, data.prompt, data.spec, name))
         validate_project(project, name, deps.limits)
+        diagrammed = with_diagram(project, name, data.spec, data.project_type)
         # A renewal found the job taken over, settled or deleted meanwhile: store nothing.
         artifact = (
             None
@@ -154,7 +156,8 @@ def _generate(
                 data.job_id,
                 attempt,
                 name,
-                package(project, project_name=name, generator=deps.generator.name),
+                package(diagrammed.project, project_name=name, generator=deps.generator.name),
+                diagram=diagrammed.svg,
             )
         )
     except GenerationError as exc:

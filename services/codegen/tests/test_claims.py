@@ -183,7 +183,8 @@ def test_a_loser_whose_completion_fails_leaves_the_winners_zip_downloadable(stac
     assert hashlib.sha256(body).hexdigest() == artifact["sha256"] and len(body) == artifact["size_bytes"]
     assert deps.jobs.get(job_id).artifact.key == artifact["key"]
     keys = sorted(o["Key"] for o in objects(stack, f"codegen/alice/{job_id}/"))
-    assert keys == [f"codegen/alice/{job_id}/attempt-2/manifest.json", artifact["key"]]
+    assert keys == sorted([f"codegen/alice/{job_id}/attempt-2/manifest.json", artifact["key"], artifact["diagram_key"]])
+    assert artifact["diagram_key"] == f"codegen/alice/{job_id}/attempt-2/architecture.svg"
 
 
 def test_a_job_deleted_during_generation_still_has_its_objects_removed(stack):

@@ -103,13 +103,21 @@ def test_a_request_makes_a_zip_and_manifest_and_announces_start_and_completion(s
     assert artifact["key"] == f"codegen/alice/{event.data['job_id']}/attempt-1/project-123.zip"
     body = stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["key"])["Body"].read()
     names = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    assert names == ["project-123/README.md", "project-123/app.py"]
+    assert names == ["project-123/README.md", "project-123/app.py", "project-123/docs/architecture.svg"]
     manifest = json.loads(
         stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["manifest_key"])["Body"].read()
     )
     assert [f["path"] for f in manifest["files"]] == names
     assert manifest["zip_sha256"] == artifact["sha256"]
-    assert artifact["file_count"] == 2 and artifact["size_bytes"] == len(body)
+    assert artifact["file_count"] == 3 and artifact["size_bytes"] == len(body)
+    # the diagram beside the ZIP, under the attempt's folder, is the one inside it
+    assert artifact["diagram_key"] == f"codegen/alice/{event.data['job_id']}/attempt-1/architecture.svg"
+    stored = stack.clients.s3.get_object(Bucket=artifact["bucket"], Key=artifact["diagram_key"])
+    assert stored["ContentType"] == "image/svg+xml"
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert stored["Body"].read() == archive.read("project-123/docs/architecture.svg")
+        readme = archive.read("project-123/README.md").decode()
+    assert "## Architecture" in readme and "```mermaid\nerDiagram" in readme
 
 
 def test_a_redelivered_request_does_not_generate_twice_but_announces_again(stack):
@@ -182,7 +190,7 @@ def test_deleting_removes_every_version_and_a_late_request_generates_nothing(sta
     event = requested()
     job_id = event.data["job_id"]
     deliver(deps, event)
-    assert len(objects(stack, f"codegen/alice/{job_id}/")) == 2
+    assert len(objects(stack, f"codegen/alice/{job_id}/")) == 3  # the ZIP, its manifest, its diagram
     deleted = new_event(
         "CodeGenerationDeleted",
         source="api",

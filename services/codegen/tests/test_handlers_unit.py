@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from dataclasses import replace
 
 import pytest
@@ -74,9 +76,11 @@ class FakeJobs:
 class FakeArtifacts:
     def __init__(self):
         self.stored: dict[tuple[str, int], bytes] = {}
+        self.diagrams: dict[tuple[str, int], bytes | None] = {}
 
-    def put(self, user_id, job_id, attempt, project_name, package):
+    def put(self, user_id, job_id, attempt, project_name, package, *, diagram=None):
         self.stored[(job_id, attempt)] = package.zip_bytes
+        self.diagrams[(job_id, attempt)] = diagram
         return Artifact(
             bucket="b",
             key=f"codegen/{user_id}/{job_id}/attempt-{attempt}/{project_name}.zip",
@@ -150,8 +154,12 @@ def test_success_announces_started_then_completed_with_the_artifact():
     event, data = request()
     generate_code(event, data, Delivery("m", 1, 5), deps=deps)
     assert deps.publisher.types == ["CodeGenerationStarted", "CodeGenerationCompleted"]
-    assert deps.publisher.events[1].data["artifact"]["file_count"] == 1
+    # the generator's one file, and the architecture diagram the handler adds to every project
+    assert deps.publisher.events[1].data["artifact"]["file_count"] == 2
     assert all(e.correlation_id == "c" and e.user_id == "u" for e in deps.publisher.events)
+    with zipfile.ZipFile(io.BytesIO(deps.artifacts.stored[(data.job_id, 1)])) as archive:
+        assert archive.namelist() == ["p/docs/architecture.svg", "p/main.py"]
+        assert archive.read("p/docs/architecture.svg") == deps.artifacts.diagrams[(data.job_id, 1)]
 
 
 def test_a_job_another_attempt_holds_is_busy_until_its_lease_ends_and_nothing_is_announced():

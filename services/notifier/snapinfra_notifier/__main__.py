@@ -44,6 +44,7 @@ def main() -> None:
         # One slow receiver must not hold back the deliveries behind it: each settles on its own.
         options=dataclasses.replace(consumer_options(settings, work), pipelined=True),
         on_dead_letter=dead_letter_announcer(clients, resources, work.name),
+        service="notifier",
     )
     stop = stop_on_signals(events) if not stop.is_set() else stop
     beside = threading.Thread(target=deliveries.run, args=(stop,), name="deliveries", daemon=True)

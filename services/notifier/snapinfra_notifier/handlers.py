@@ -44,6 +44,7 @@ from snapinfra_shared.catalog import (
 )
 from snapinfra_shared.consumer import Delivery, NotYet, PoisonMessage, RetryAfter
 from snapinfra_shared.events import Envelope, new_event
+from snapinfra_shared.metrics import DELIVERIES
 from snapinfra_shared.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -350,7 +351,9 @@ def _links(deps: Dependencies, kind: str, event: Envelope) -> messages.Links:
     if kind == "codegen.completed" and isinstance(artifact, dict):
         seconds = deps.download_link_expiry_seconds
         url = deps.presign(str(artifact["bucket"]), str(artifact["key"]), seconds)
-        return messages.Links(deps.public_base_url, url, messages.expiry(seconds))
+        diagram = artifact.get("diagram_key")
+        diagram_url = deps.presign(str(artifact["bucket"]), str(diagram), seconds) if diagram else None
+        return messages.Links(deps.public_base_url, url, messages.expiry(seconds), diagram_url)
     return messages.Links(deps.public_base_url)
 
 
@@ -371,6 +374,7 @@ def _settle(
         outcome, "pending"
     )  # type: ignore[assignment]
     deps.store.settle_attempt(notification, state, now + (retry_in or 0))
+    channel = sub.channel if sub else "webhook"
     _publish(
         deps,
         "NotificationAttempted",
@@ -382,7 +386,7 @@ def _settle(
             subscription_id=notification.subscription_id,
             event_id=str(event.id),
             event_type=notification.kind,
-            channel=sub.channel if sub else "webhook",
+            channel=channel,
             attempt=number,
             outcome=outcome,
             http_status=attempt.http_status,
@@ -391,7 +395,11 @@ def _settle(
             at=datetime.fromtimestamp(now, UTC),
         ),
     )
-    log.info("delivery attempted", extra={"outcome": outcome, "attempt": number, "kind": notification.kind})
+    DELIVERIES.labels(channel, outcome).inc()
+    log.info(
+        "delivery attempted",
+        extra={"channel": channel, "outcome": outcome, "attempt": number, "kind": notification.kind},
+    )
     if sub is not None and sub.status == "active":
         if outcome == "succeeded":
             if sub.failing_since is not None:

@@ -47,11 +47,12 @@ def render(template: str, **context: Any) -> str:
 
 @dataclass(frozen=True)
 class Links:
-    """Where a notification points: the api as users reach it, and a presigned download."""
+    """Where a notification points: the api as users reach it, a presigned download and its diagram."""
 
     base_url: str
     download_url: str | None = None
     download_expires: datetime | None = None
+    diagram_url: str | None = None
 
 
 def subject(kind: str, event: Envelope) -> str:
@@ -73,6 +74,7 @@ def email(kind: str, event: Envelope, to: str, links: Links, *, notification_id:
         "deployment_url": f"{links.base_url}/api/deployments/{data.get('deployment_id', '')}",
         "download_url": links.download_url or "",
         "download_expires": links.download_expires.isoformat(timespec="minutes") if links.download_expires else "",
+        "diagram_url": links.diagram_url or "",
     }
     return Email(
         to=to,

@@ -11,6 +11,7 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from snapinfra_notifier import messages
 from snapinfra_shared.catalog import (
     Artifact,
     CodeGenerationCompleted,
@@ -37,11 +38,20 @@ def failed(user: str, project: str = "shop") -> Envelope:
     return new_event("CodeGenerationFailed", source="codegen", user_id=user, correlation_id="c1", data=data)
 
 
-def completed(stack, user: str) -> Envelope:
+def completed(stack, user: str, *, diagram: bool = False) -> Envelope:
     key = f"codegen/{user}/job/shop.zip"
     stack.clients.s3.put_object(Bucket=stack.topology.bucket, Key=key, Body=b"PK-zip-bytes")
+    diagram_key = f"codegen/{user}/job/architecture.svg" if diagram else None
+    if diagram_key:
+        stack.clients.s3.put_object(Bucket=stack.topology.bucket, Key=diagram_key, Body=b"<svg>Book</svg>")
     artifact = Artifact(
-        bucket=stack.topology.bucket, key=key, manifest_key="m", size_bytes=12, file_count=3, sha256="ab"
+        bucket=stack.topology.bucket,
+        key=key,
+        manifest_key="m",
+        size_bytes=12,
+        file_count=3,
+        sha256="ab",
+        diagram_key=diagram_key,
     )
     data = CodeGenerationCompleted(
         job_id=str(uuid.uuid4()),
@@ -271,12 +281,15 @@ def test_email_needs_confirmation_and_the_completion_email_carries_the_download_
         )
     )
     assert [e.type for e in notifier.announced()] == ["SubscriptionActivated"]
-    notifier.handle(completed(stack, "gus"))
+    notifier.handle(completed(stack, "gus", diagram=True))
     notifier.run_deliveries(lambda: len(emails_to(email)) == 2)
     mail = emails_to(email)[1]
     assert mail["subject"] == "Your project shop is ready to download"
     link = re.search(r'href="([^"]+)">Download the project', mail["body"]).group(1).replace("&amp;", "&")
     assert requests.get(link, timeout=10).content == b"PK-zip-bytes"  # the presigned link works
+    diagram = re.search(r'href="([^"]+)">See its architecture diagram', mail["body"]).group(1).replace("&amp;", "&")
+    assert requests.get(diagram, timeout=10).content == b"<svg>Book</svg>"
+    assert re.search(r"/api/code-gen/[0-9a-f-]{36}/diagram</code>", mail["body"])
 
 
 def confirmed(user: str, sub: str) -> Envelope:
@@ -382,3 +395,24 @@ def test_a_stray_envelope_on_the_delivery_queue_goes_to_its_dlq_not_deleted(stac
     assert [r.outcome for r in results] == ["poison"]
     dead = sqs.receive_message(QueueUrl=notifier.deliveries.dlq_url, WaitTimeSeconds=1)["Messages"]
     assert [Envelope.model_validate_json(m["Body"]).id for m in dead] == [envelope.id]
+
+
+def test_the_completion_email_links_the_diagram_only_when_the_job_has_one(stack):
+    event = completed(stack, "ivy", diagram=True)
+    expires = datetime.now(UTC)
+    when = expires.isoformat(timespec="minutes")
+    links = messages.Links("https://api.example", "https://s3/zip", expires, "https://s3/architecture.svg")
+    mail = messages.email("codegen.completed", event, "ivy@ex.com", links, notification_id="n", subscription_id="s")
+    job = event.data["job_id"]
+    assert f"Architecture diagram (valid until {when}): https://s3/architecture.svg\n" in mail.text
+    assert f"Through the api: https://api.example/api/code-gen/{job}/diagram\n" in mail.text
+    assert '<a href="https://s3/architecture.svg">See its architecture diagram</a>' in mail.html
+    before = messages.email(
+        "codegen.completed",
+        completed(stack, "ivy"),
+        "ivy@example.com",
+        messages.Links("https://api.example", "https://s3/zip", datetime.now(UTC)),
+        notification_id="n",
+        subscription_id="s",
+    )
+    assert "diagram" not in before.text and "diagram" not in before.html

@@ -77,6 +77,7 @@ def dev_defaults(api_port: int) -> dict[str, str]:
     """The settings `make dev` gives every service (the fault suite starts its processes with the same)."""
     return {
         "SNAPINFRA_AUTH_MODE": "dev",
+        "SNAPINFRA_LOG_FORMAT": "text",  # key=value lines for a person at the terminal (containers: JSON)
         "SNAPINFRA_S3_ADDRESSING_STYLE": "path",
         "SNAPINFRA_SHUTDOWN_GRACE_SECONDS": "4",
         # Rate limits stay on, generous enough for the benchmark's one user (see the README).

@@ -34,6 +34,8 @@ Every service reads its settings from the environment (prefix `SNAPINFRA_`) thro
 pydantic-settings object, validated at start: a value out of range stops the service with the setting's
 name. Where AWS is comes from the standard variables boto3 reads itself (`AWS_ENDPOINT_URL`, `AWS_REGION`,
 credentials): the code never knows which AWS it is on. List settings take `a,b,c` or a JSON list.
+Traces likewise come from the standard OpenTelemetry variables: `OTEL_EXPORTER_OTLP_ENDPOINT` set turns them on
+(see [operations.md](operations.md)).
 
 This page is generated from the settings classes (`make docs`); `make test` fails when it is stale.
 """

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from snapinfra_api.adapters.repository import JobRepository
+from snapinfra_api.codegen.store import JobRepository
 from snapinfra_shared.events import Envelope
 from snapinfra_shared.publisher import Publisher
 

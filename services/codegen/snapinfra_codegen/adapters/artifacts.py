@@ -1,6 +1,7 @@
-"""The codegen service's artifacts, under its own S3 prefix: codegen/<user>/<job>/attempt-<n>/. Each
-attempt writes under its own folder, so an attempt that loses the job never overwrites (nor deletes)
-what the winning attempt stored; the `Artifact` of the winner names its keys."""
+"""The codegen service's artifacts, under its own S3 prefix: codegen/<user>/<job>/attempt-<n>/ holds the
+ZIP, its manifest and the architecture diagram (SVG, also inside the ZIP). Each attempt writes under its
+own folder, so an attempt that loses the job never overwrites (nor deletes) what the winning attempt
+stored; the `Artifact` of the winner names its keys."""
 
 from __future__ import annotations
 
@@ -23,7 +24,16 @@ class ArtifactStore:
     def attempt_prefix(self, user_id: str, job_id: str, attempt: int) -> str:
         return f"{self.job_prefix(user_id, job_id)}attempt-{attempt}/"
 
-    def put(self, user_id: str, job_id: str, attempt: int, project_name: str, package: Package) -> Artifact:
+    def put(
+        self,
+        user_id: str,
+        job_id: str,
+        attempt: int,
+        project_name: str,
+        package: Package,
+        *,
+        diagram: bytes | None = None,
+    ) -> Artifact:
         base = self.attempt_prefix(user_id, job_id, attempt)
         key, manifest_key = f"{base}{project_name}.zip", f"{base}manifest.json"
         metadata = {"job-id": job_id, "attempt": str(attempt), "sha256": package.sha256}
@@ -42,6 +52,17 @@ class ArtifactStore:
             ContentType="application/json",
             Metadata=metadata,
         )
+        diagram_key = None
+        if diagram is not None:
+            diagram_key = f"{base}architecture.svg"
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=diagram_key,
+                Body=diagram,
+                ContentType="image/svg+xml",
+                ContentDisposition=f'inline; filename="{project_name}-architecture.svg"',
+                Metadata=metadata,
+            )
         return Artifact(
             bucket=self.bucket,
             key=key,
@@ -49,6 +70,7 @@ class ArtifactStore:
             size_bytes=len(package.zip_bytes),
             file_count=package.manifest["file_count"],
             sha256=package.sha256,
+            diagram_key=diagram_key,
         )
 
     def delete_job(self, user_id: str, job_id: str) -> int:

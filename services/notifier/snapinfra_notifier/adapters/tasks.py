@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from snapinfra_shared import tracing
 from snapinfra_shared.events import Envelope
 
 TASK_TYPE = "NotificationDue"
@@ -62,7 +63,7 @@ class DeliveryQueue:
                     {
                         "Id": str(i),
                         "MessageBody": e.model_dump_json(),
-                        "MessageAttributes": e.message_attributes(),
+                        "MessageAttributes": tracing.inject(e.message_attributes()),
                         "DelaySeconds": min(MAX_DELAY_SECONDS, max(0, math.ceil(due_at(e) - now))),
                     }
                     for i, e in enumerate(chunk)
