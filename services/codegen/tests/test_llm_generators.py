@@ -224,6 +224,42 @@ def test_prompt_lists_type_entities_and_fields(project_type: str) -> None:
         assert "pydantic" in messages.user
 
 
+V2_SPEC = {
+    "entities": [
+        {"name": "Author", "fields": [{"name": "email", "type": "email", "unique": True, "min_length": 6}]},
+        {
+            "name": "Book",
+            "fields": [
+                {"name": "author_id", "type": "reference", "references": "Author", "on_delete": "cascade"},
+                {"name": "price", "type": "decimal", "minimum": 0, "maximum": 500},
+                {"name": "status", "type": "enum", "values": ["available", "lost"], "default": "available"},
+                {"name": "tags", "type": "list", "items": "string", "max_items": 5, "required": False},
+            ],
+        },
+    ]
+}
+
+
+@pytest.mark.parametrize("project_type", ["api", "model", "full-stack"])
+def test_prompt_describes_every_v2_rule(project_type: str) -> None:
+    """References, enums, unique fields, bounds, defaults and decimals reach the model, with what they mean."""
+    request = GenerationRequest(project_type, "A library", ProjectSpec.model_validate(V2_SPEC), "library")
+    user = build_messages(request).user
+    for needle in (
+        "email: email, required, unique, min_length 6",
+        "author_id: reference to Author (on delete: cascade), required",
+        "price: decimal, required, minimum 0, maximum 500",
+        'status: enum of "available", "lost", required, default "available"',
+        "tags: list of string, optional, max_items 5",
+    ):
+        assert needle in user
+    if project_type == "model":
+        assert "a decimal is a Decimal, never a float" in user
+    else:
+        assert "422 naming the field" in user and "409" in user and "cascade" in user
+        assert "creation order" in user
+
+
 # ------------------------------------------------------------------------------------------ parser
 
 

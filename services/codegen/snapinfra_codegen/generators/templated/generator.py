@@ -23,6 +23,7 @@ from snapinfra_codegen.generators.templated.naming import (
 )
 from snapinfra_codegen.generators.templated.pysrc import render
 from snapinfra_codegen.generators.templated.readme import entity_list, model_readme
+from snapinfra_codegen.generators.templated.samples import ProjectSamples
 from snapinfra_codegen.generators.templated.versions import MODEL_DEV_REQUIREMENTS, MODEL_REQUIREMENTS
 
 # Where each project type's CloudFormation template is, in the project folder: said here only, and carried
@@ -52,6 +53,7 @@ def _infra(request: GenerationRequest, entities: list[EntityNames]) -> dict[str,
 def _model(request: GenerationRequest, entities: list[EntityNames]) -> dict[str, str]:
     package = python_package_name(request.project_name, "_models")
     ctx = ModelContext(package=package, api=False)
+    samples = ProjectSamples(entities)
     files = {
         "README.md": model_readme(request.project_name, request.prompt, package, entities),
         "pyproject.toml": render(
@@ -64,12 +66,12 @@ def _model(request: GenerationRequest, entities: list[EntityNames]) -> dict[str,
         "requirements-dev.txt": "\n".join(["-r requirements.txt", *MODEL_DEV_REQUIREMENTS]) + "\n",
         ".gitignore": render("common/gitignore.tmpl"),
         f"{package}/__init__.py": models_init(entities, ctx, f"Pydantic models for {entity_list(entities)}."),
-        f"{package}/_types.py": types_module(),
+        f"{package}/_types.py": types_module(entities),
         "tests/__init__.py": "",
     }
     for entity in entities:
         files[f"{package}/{entity.module}.py"] = model_module(entity, ctx)
-        files[f"tests/test_{entity.snake}_models.py"] = model_tests(entity, ctx)
+        files[f"tests/test_{entity.snake}_models.py"] = model_tests(entity, ctx, samples)
     return files
 
 

@@ -12,11 +12,32 @@ from snapinfra_codegen.generators.templated.function import (
     function_readme,
     function_resources,
 )
-from snapinfra_codegen.generators.templated.naming import EntityNames
+from snapinfra_codegen.generators.templated.naming import EntityNames, indexed_filters
 from snapinfra_codegen.generators.templated.readme import prompt_quote
 
 
+def _indexes(entity: EntityNames) -> tuple[str, str]:
+    """The attribute definitions and global secondary indexes: by_order (creation order) and one per indexed
+    filter field, as the generated app/repository.py's table_definition declares them."""
+    keys = [("by_order", "_list")] + [(f"by_{f.name}", f.name) for f in indexed_filters(entity)]
+    names = sorted({"id", "_order"} | {key for _, key in keys})
+    attributes = "".join(f"        - AttributeName: {name}\n          AttributeType: S\n" for name in names)
+    indexes = "".join(
+        f"        - IndexName: {index}\n"
+        "          KeySchema:\n"
+        f"            - AttributeName: {key}\n"
+        "              KeyType: HASH\n"
+        "            - AttributeName: _order\n"
+        "              KeyType: RANGE\n"
+        "          Projection:\n"
+        "            ProjectionType: ALL\n"
+        for index, key in keys
+    )
+    return attributes, indexes
+
+
 def _table(entity: EntityNames, project_name: str) -> str:
+    attributes, indexes = _indexes(entity)
     return f"""\
   {entity.logical_id}:
     Type: AWS::DynamoDB::Table
@@ -27,12 +48,11 @@ def _table(entity: EntityNames, project_name: str) -> str:
       TableName: !Sub "${{AWS::StackName}}-{entity.table_suffix}"
       BillingMode: PAY_PER_REQUEST
       AttributeDefinitions:
-        - AttributeName: id
-          AttributeType: S
-      KeySchema:
+{attributes}      KeySchema:
         - AttributeName: id
           KeyType: HASH
-      SSESpecification:
+      GlobalSecondaryIndexes:
+{indexes}      SSESpecification:
         SSEEnabled: true
       PointInTimeRecoverySpecification:
         PointInTimeRecoveryEnabled: true
@@ -95,7 +115,10 @@ def infra_readme(project_name: str, prompt: str, entities: list[EntityNames], *,
         title,
         "A CloudFormation template that creates one DynamoDB table per entity. Every table is billed per "
         "request, has a string partition key `id`, server-side encryption and point-in-time recovery, and "
-        "is named after the stack, so two stacks (say, one per environment) never collide.",
+        "is named after the stack, so two stacks (say, one per environment) never collide. Each has a "
+        "`by_order` index (partition key `_list`, sort key `_order`: creation time then id) that lists items "
+        "in creation order, and one `by_<field>` index (sort key `_order`) per reference or enum field, which "
+        "filters a listing and finds the items that refer to another.",
         prompt_quote(prompt) if standalone else "",
         "## Resources",
         "| Resource | Table name | Outputs |\n| --- | --- | --- |\n" + rows,
