@@ -11,8 +11,8 @@ import uuid6
 from snapinfra_api.adapters.artifacts import ArtifactMissing, ArtifactReader, Download
 from snapinfra_api.adapters.outbox import OutboxRelay, publish_now
 from snapinfra_api.adapters.repository import JobRepository, Page
-from snapinfra_api.domain.interpret import infer_spec
 from snapinfra_api.domain.jobs import CodeGenJob
+from snapinfra_api.interpreter import infer_spec
 from snapinfra_shared.catalog import CodeGenerationDeleted, CodeGenerationRequested
 from snapinfra_shared.events import new_event
 from snapinfra_shared.publisher import Publisher

@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 from snapinfra_api.adapters.table import InvalidCursor
 from snapinfra_api.codegen_jobs import ArtifactGone, JobNotFound, JobNotReady
 from snapinfra_api.contract import Body, EventStream, documented
-from snapinfra_api.domain.interpret import UninterpretablePrompt
 from snapinfra_api.errors import ApiError, api_error_response
+from snapinfra_api.interpreter import UninterpretablePrompt
 from snapinfra_api.limits import idempotent, rate_limited
 from snapinfra_api.routes.common import authenticate, caller, deps, json_body, query_args
 from snapinfra_api.schemas import (

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from snapinfra_api.domain.interpret import MAX_ENTITIES, MAX_FIELDS, UninterpretablePrompt, infer_spec
+from snapinfra_api.interpreter import MAX_ENTITIES, MAX_FIELDS, UninterpretablePrompt, infer_spec
 from snapinfra_shared.spec import RESERVED_FIELD_NAMES, EntitySpec, ProjectSpec
 
 GUIDE_PROMPT = "Create a REST API for user management"
@@ -399,8 +399,7 @@ def test_the_same_prompt_gives_the_same_spec() -> None:
 def test_the_spec_does_not_depend_on_hash_randomization() -> None:
     prompt = "Build an e-commerce backend with products, customers, orders, reviews and payments"
     script = (
-        "import sys; from snapinfra_api.domain.interpret import infer_spec; "
-        "print(infer_spec(sys.argv[1]).model_dump_json())"
+        "import sys; from snapinfra_api.interpreter import infer_spec; print(infer_spec(sys.argv[1]).model_dump_json())"
     )
     outputs = {
         subprocess.run(
