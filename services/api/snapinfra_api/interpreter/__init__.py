@@ -68,9 +68,9 @@ def _base_fields(draft: Draft, names: set[str]) -> list[FieldSpec]:
     for item in draft.items:
         reference = f"{snake(item.ref)}_id" if item.ref is not None else ""
         if item.ref in names and item.ref != draft.name and len(reference) <= 64:
-            candidate = make_field(reference, "uuid", item.required)
+            candidate = FieldSpec(name=reference, type="reference", references=item.ref, required=item.required)
         else:
-            candidate = make_field(item.name, item.type, item.required)
+            candidate = make_field(item.name, item.type, item.required, noun=draft.key)
         if all(f.name != candidate.name for f in fields):
             fields.append(candidate)
     if fields:

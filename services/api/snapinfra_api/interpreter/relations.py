@@ -7,7 +7,7 @@ another entity ("pilots with name and spaceship"). The child gets a field "<pare
 
 from __future__ import annotations
 
-from snapinfra_api.interpreter.fields import MAX_FIELDS, make_field
+from snapinfra_api.interpreter.fields import MAX_FIELDS
 from snapinfra_api.interpreter.reading import Draft, Reader
 from snapinfra_api.interpreter.vocabulary import MODALS, VOCAB
 from snapinfra_api.interpreter.words import compound_key, noun_key, pascal, singular, snake
@@ -70,5 +70,5 @@ def references(draft: Draft, by_key: dict[str, str], names: set[str]) -> list[Fi
     for target, required in targets:
         name = f"{snake(target)}_id"
         if len(name) <= 64 and all(f.name != name for f in fields):
-            fields.append(make_field(name, "uuid", required))
+            fields.append(FieldSpec(name=name, type="reference", references=target, required=required))
     return fields[:MAX_FIELDS]

@@ -90,3 +90,22 @@ TYPE_WORDS: dict[str, FieldType] = {
     word: cast(FieldType, type_) for type_, words in _FIELDS_FILE["type_words"].items() for word in words.split()
 }
 LAST_WORD: dict[str, frozenset[str]] = {type_: _words(words) for type_, words in _FIELDS_FILE["last_word"].items()}
+# last word -> (minimum, maximum) of a numeric field
+BOUNDS: dict[str, tuple[int | None, int | None]] = {
+    word: (group.get("minimum"), group.get("maximum"))
+    for group in _FIELDS_FILE["bounds"]
+    for word in group["words"].split()
+}
+_lengths = _FIELDS_FILE["lengths"]
+NAME_LIKE = _words(_lengths["name_like"])
+NAME_MAX: int = _lengths["name_max"]
+MAX_LENGTHS: dict[str, int] = {
+    "string": _lengths["string_max"],
+    "email": _lengths["email_max"],
+    "url": _lengths["url_max"],
+}
+_unique = _FIELDS_FILE["unique"]
+UNIQUE_FIELDS = _words(_unique["fields"])
+UNIQUE_NOUN_FIELDS = _words(_unique["noun_fields"])
+PEOPLE = _words(_unique["people"])
+ENUMS: dict[str, list[str]] = dict(_FIELDS_FILE["enums"])

@@ -88,7 +88,8 @@ def test_a_blog_has_posts_and_comments_that_reference_them() -> None:
     prompt = "a blog with posts and comments"
     post = types(prompt, "Post")
     assert post["title"] == "string" and post["body"] == "text" and post["published"] == "boolean"
-    assert types(prompt, "Comment")["post_id"] == "uuid"
+    assert types(prompt, "Comment")["post_id"] == "reference"
+    assert entity(prompt, "Comment").fields[-1].references == "Post"
 
 
 def test_entities_follow_the_order_of_the_prompt() -> None:
@@ -141,7 +142,9 @@ def test_plurals_and_compounds_become_singular_pascal_case(prompt: str, expected
     ],
 )
 def test_related_known_nouns_get_a_reference(prompt: str, child: str, reference: str) -> None:
-    assert types(prompt, child)[reference] == "uuid"
+    field = next(f for f in entity(prompt, child).fields if f.name == reference)
+    assert field.type == "reference"
+    assert field.references is not None and field.references.lower() == reference.removesuffix("_id")
 
 
 def test_a_reference_needs_both_entities() -> None:
@@ -152,13 +155,13 @@ def test_a_reference_needs_both_entities() -> None:
 def test_relations_spelled_out_in_the_prompt() -> None:
     prompt = "an API to manage spaceships. each pilot belongs to a spaceship. pilots have a name and a rank"
     assert names(prompt) == ["Spaceship", "Pilot"]
-    assert types(prompt, "Pilot") == {"name": "string", "rank": "string", "spaceship_id": "uuid"}
-    assert types("manage planets and moons; each planet has many moons", "Moon")["planet_id"] == "uuid"
+    assert types(prompt, "Pilot") == {"name": "string", "rank": "string", "spaceship_id": "reference"}
+    assert types("manage planets and moons; each planet has many moons", "Moon")["planet_id"] == "reference"
 
 
 def test_a_field_naming_another_entity_becomes_its_reference() -> None:
     prompt = "pilots with name and spaceship; spaceships with name and speed"
-    assert types(prompt, "Pilot") == {"name": "string", "spaceship_id": "uuid"}
+    assert types(prompt, "Pilot") == {"name": "string", "spaceship_id": "reference"}
     assert types("products with name, price and category", "Product")["category"] == "string"
 
 
@@ -168,7 +171,7 @@ def test_a_field_naming_another_entity_becomes_its_reference() -> None:
 def test_explicit_fields_replace_the_defaults_with_conventional_types() -> None:
     assert types("products with name, price and stock", "Product") == {
         "name": "string",
-        "price": "number",
+        "price": "decimal",
         "stock": "integer",
     }
 
@@ -180,9 +183,9 @@ def test_field_types_follow_naming_conventions() -> None:
         "content, notes, title"
     )
     assert types(f"widgets with {fields}", "Widget") == {
-        "price": "number",
-        "total_amount": "number",
-        "cost": "number",
+        "price": "decimal",
+        "total_amount": "decimal",
+        "cost": "decimal",
         "quantity": "integer",
         "stock": "integer",
         "age": "integer",
@@ -212,7 +215,7 @@ def test_explicit_types_markers_and_identifiers() -> None:
     product = {f.name: f for f in entity(prompt, "Product").fields}
     assert {n: f.type for n, f in product.items()} == {
         "name": "string",
-        "price": "number",
+        "price": "decimal",
         "in_stock": "boolean",
         "released": "date",
         "sku": "string",
