@@ -25,6 +25,7 @@ from snapinfra_api.interpreter.vocabulary import (
     FIELD_STARTS,
     FUNCTION,
     HAS,
+    LINK_WORDS,
     MARKERS,
     MODALS,
     NOT_A_LIBRARY,
@@ -61,7 +62,6 @@ class Draft:
     name: str
     key: str | None  # vocabulary noun, None for a noun the vocabulary does not know
     items: list[Item] = field(default_factory=list)
-    parents: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -216,9 +216,36 @@ class Reader:
             prev = self.text(self.back(k - 1))
             if prev in CONTAINERS or prev in DECLARE:
                 return "container"
+        if before in LINK_WORDS:  # "students and clubs via memberships"
+            return "verb"
+        if before == ":" and self.label_before(k):  # "insurance: policies, policyholders and claims"
+            return "container"
         if before in FIELD_OPENERS and self.after_article(k - 1):
             return "container"  # "a kanban board with boards, columns and cards"
         return None
+
+    def label_before(self, colon: int) -> bool:
+        """Whether the colon at `colon` ends a short label opening a sentence: "hotel booking:"."""
+        k = colon - 1
+        while k >= 0 and self.text(k) not in SENTENCE_ENDS and colon - k <= 4:
+            k -= 1
+        return k < 0 or self.text(k) in SENTENCE_ENDS
+
+    def read_plural_lists(self) -> None:
+        """When nothing else names an entity: a bare list of two or more plurals, "parents and children"."""
+        k = 0
+        while k < len(self.tokens):
+            run: list[int] = []
+            m = k
+            while self.is_content(m) and not self.is_content(m + 1) and singular(self.word(m)) != self.word(m):
+                run.append(m)
+                m += 1
+                while self.text(m) in SEPARATORS or self.is_skip(m):
+                    m += 1
+            if len(run) >= 2:
+                for at in run:
+                    self.add(pascal([singular(self.word(at))]), noun_key(self.word(at)))
+            k = max(m, k + 1)
 
     def after_article(self, k: int) -> bool:
         """Whether the words ending at k follow "a" or "an": "a kanban board"."""

@@ -34,10 +34,18 @@ class Noun:
 
     fields: str
     references: str
+    cascade: frozenset[str]  # the referenced nouns whose deletion deletes this one ("order item" -> "order")
+    brings: str | None  # a noun added when none of its group's alternatives is in the prompt (loan -> member)
 
 
 VOCAB: dict[str, Noun] = {
-    noun: Noun(entry["fields"], entry.get("references", "")) for noun, entry in _NOUNS_FILE["nouns"].items()
+    noun: Noun(
+        entry["fields"],
+        entry.get("references", ""),
+        frozenset(entry.get("cascade", "").replace("_", " ").split("|")) - {""},
+        entry.get("brings"),
+    )
+    for noun, entry in _NOUNS_FILE["nouns"].items()
 }
 ALIASES: dict[str, str] = dict(_NOUNS_FILE["aliases"])
 DOMAINS: dict[str, tuple[str, ...]] = {word: tuple(nouns) for word, nouns in _NOUNS_FILE["domains"].items()}
@@ -76,6 +84,15 @@ FIELD_STARTS = _w["field_starts"]
 INVARIANT = _w["invariant"]
 GENERIC_PAIRS: frozenset[tuple[str, ...]] = frozenset(tuple(pair.split()) for pair in _WORDS_FILE["generic_pairs"])
 IRREGULAR: dict[str, str] = dict(_WORDS_FILE["irregular"])
+CHILD_OF: tuple[tuple[str, ...], ...] = tuple(tuple(phrase.split()) for phrase in _WORDS_FILE["child_of"])
+HAVING = _w["having"]
+MANY_WORDS = _w["many_words"]
+ONE_WORDS = _w["one_words"]
+CHILD_PREPOSITIONS = _w["child_prepositions"]
+AUTHORING_VERBS = _w["authoring_verbs"]
+RELATIVE_WORDS = _w["relative_words"]
+LINK_WORDS = _w["link_words"]
+POSSESSIVES = _w["possessives"]
 NOT_ENTITIES = (
     SKIP | FUNCTION | VERBS | GENERIC | FEATURES | VERB_TRIGGERS | CONTAINERS | DECLARE | SUFFIX_TRIGGERS
 ) | (SEPARATORS | COLLECTIVES)

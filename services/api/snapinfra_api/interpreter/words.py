@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from snapinfra_api.interpreter.vocabulary import (
     ALIASES,
@@ -87,6 +88,48 @@ def is_known_word(word: str) -> bool:
     return word in NOT_ENTITIES or word in DOMAINS or noun_key(word) is not None
 
 
+def _plural(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether b is a with one letter added, dropped, changed, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    swapped = i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    return a[i + 1 :] == b[i + 1 :] or swapped
+
+
+_FORMS: dict[str, list[str]] = {}
+for _noun in sorted(NOUNS):
+    if " " not in _noun:
+        for _form in (_noun, _plural(_noun)):
+            _FORMS.setdefault(_form[0], []).append(_form)
+
+
+@lru_cache(maxsize=4096)
+def corrected(word: str) -> str:
+    """A misspelt known noun, spelt right ("custmers" -> "customers", "ordres" -> "orders"); else the word.
+
+    Without a dictionary a real word one edit from a noun ("plants", "plans") cannot be told from a typo, so
+    only two neighbours swapped count in short words, and any one edit only from seven letters on."""
+    if len(word) < 5 or not word.isalpha() or is_known_word(word):
+        return word
+    for form in _FORMS.get(word[0], ()):
+        if _one_edit(word, form) and (len(word) >= 7 or (len(form) == len(word) and sorted(form) == sorted(word))):
+            return form
+    return word
+
+
 def tokenize(prompt: str) -> list[Token]:
     tokens: list[Token] = []
     text = ascii(prompt)
@@ -109,7 +152,7 @@ def tokenize(prompt: str) -> list[Token]:
             else:
                 tokens.append(Token("_".join(parts), "opaque", glued))
         elif is_known_word(lower) or not _CAMEL.search(raw):
-            tokens.append(Token(lower, "word", glued))
+            tokens.append(Token(corrected(lower), "word", glued))
         else:  # BlogPost, orderItems
             pieces = [p.lower() for p in _CAMEL.split(raw) if p]
             tokens.extend(Token(p, "word", glued or i > 0) for i, p in enumerate(pieces))
