@@ -153,7 +153,7 @@ class Reader:
         if not any(not c.tentative for cs in per_phrase for c in cs):
             per_phrase = [[] for _ in phrases]
         if trigger is None and len(phrases) == 1:
-            label = self.text(k) == ":" and self.text(start - 1) in ("", *SENTENCE_ENDS)
+            label = self.text(k) == ":" and self.label_before(k)
             if label or not per_phrase[-1]:  # "User: email, name", "spaceships with name and speed"
                 declared = self.read_declaration(start, k)
                 if declared is not None:
@@ -186,7 +186,7 @@ class Reader:
             return None
         trial = Draft(name, key)
         stop, _, entities = self.read_items(start, trial, in_parens=opener == "(")
-        if len(trial.items) < 2:
+        if len(trial.items) < 2 or len(entities) >= len(trial.items):  # "hotel booking: hotels, rooms, guests"
             return None
         self.add(name, key).items.extend(trial.items)
         for entity, entity_key in entities:
@@ -377,8 +377,11 @@ class Reader:
         type_: FieldType | None = None
         required = True
         declaration_next = False
+        item_start = k
         while k < len(self.tokens):
             token = self.tokens[k]
+            if not words:
+                item_start = k
             if in_parens and token.text == ")":
                 k += 1
                 break
@@ -423,8 +426,8 @@ class Reader:
                 break
             words.append(token.text)
             k += 1
-            if len(words) > 4:  # a sentence, not a field
-                words = []
+            if len(words) > 4:  # a sentence, not a field: read on from its start
+                words, k = [], item_start
                 break
         self.add_item(items, words, type_, required)
         return k, declaration_next, self.settle(items)

@@ -114,7 +114,7 @@ def spelled_out(reader: Reader) -> list[Link]:
     mentions = _mentions(reader)
     for k, token in enumerate(reader.tokens):
         text = token.text
-        phrase = next((p for p in CHILD_OF if _phrase_at(reader, k, p)), None)
+        phrase = next((p for p in CHILD_OF.get(text, ()) if _phrase_at(reader, k, p)), None)
         if phrase is not None:
             child, parent = _entity_before(reader, k - 1), _entity_after(reader, k + len(phrase))
             if child and parent:

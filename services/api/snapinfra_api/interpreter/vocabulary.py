@@ -84,7 +84,10 @@ FIELD_STARTS = _w["field_starts"]
 INVARIANT = _w["invariant"]
 GENERIC_PAIRS: frozenset[tuple[str, ...]] = frozenset(tuple(pair.split()) for pair in _WORDS_FILE["generic_pairs"])
 IRREGULAR: dict[str, str] = dict(_WORDS_FILE["irregular"])
-CHILD_OF: tuple[tuple[str, ...], ...] = tuple(tuple(phrase.split()) for phrase in _WORDS_FILE["child_of"])
+# first word -> the phrases it begins
+CHILD_OF: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in _WORDS_FILE["child_of"]:
+    CHILD_OF.setdefault(_phrase.split()[0], []).append(tuple(_phrase.split()))
 HAVING = _w["having"]
 MANY_WORDS = _w["many_words"]
 ONE_WORDS = _w["one_words"]

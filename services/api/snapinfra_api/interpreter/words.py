@@ -122,8 +122,8 @@ def corrected(word: str) -> str:
 
     Without a dictionary a real word one edit from a noun ("plants", "plans") cannot be told from a typo, so
     only two neighbours swapped count in short words, and any one edit only from seven letters on."""
-    if len(word) < 5 or not word.isalpha() or is_known_word(word):
-        return word
+    if len(word) < 5 or not word.isalpha() or is_known_word(word) or word.endswith(("ed", "ing", "ly")):
+        return word  # "published" is a word of its own, not "publisher" misspelt
     for form in _FORMS.get(word[0], ()):
         if _one_edit(word, form) and (len(word) >= 7 or (len(form) == len(word) and sorted(form) == sorted(word))):
             return form
