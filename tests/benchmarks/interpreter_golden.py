@@ -13,6 +13,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from snapinfra_api.interpreter import UninterpretablePrompt, infer_spec
 
@@ -68,14 +69,14 @@ def predict(prompt: str) -> tuple[list[str], list[tuple[str, str]]]:
     return names, references
 
 
-def score(cases: list[dict[str, object]]) -> Report:
+def score(cases: list[dict[str, Any]]) -> Report:
     entities, references = Tally(), Tally()
     for case in cases:
         prompt = str(case["prompt"])
         names, pairs = predict(prompt)
-        expected_entities = [_alternatives(str(e)) for e in case["entities"]]  # type: ignore[attr-defined]
+        expected_entities = [_alternatives(str(e)) for e in case["entities"]]
         expected_refs = []
-        for ref in case["references"]:  # type: ignore[attr-defined]
+        for ref in case["references"]:
             child, parent = str(ref).split("->")
             expected_refs.append((_alternatives(child), _alternatives(parent)))
 
@@ -107,8 +108,8 @@ def score(cases: list[dict[str, object]]) -> Report:
     return Report(len(cases), entities, references)
 
 
-def load(path: Path = GOLDEN) -> list[dict[str, object]]:
-    cases: list[dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))["cases"]
+def load(path: Path = GOLDEN) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["cases"]
     return cases
 
 
