@@ -295,7 +295,12 @@ class Reader:
     def used_as_verb(self, k: int, trigger: str | None, *, modifier: bool) -> bool:
         """Whether a noun that is also a verb is used as one ("to book a room", "post comments")."""
         word = self.text(k)
-        if trigger is not None or word not in VERBISH:
+        if word not in VERBISH:
+            return False
+        plural = [singular(w) != w for w in (self.text(k - 1), self.text(k + 1))]
+        if modifier and self.is_content(k - 1) and all(plural):  # "companies post jobs": between two plurals
+            return True
+        if trigger is not None:
             return False
         if modifier:  # "book events", "contact details": a singular verb before a plural
             following = self.text(k + 1)
