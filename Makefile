@@ -9,7 +9,7 @@ TOOLS := $(CURDIR)/.tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help setup dev test lint typecheck bench faults docs clean synth compose-up compose-down
+.PHONY: help setup dev test lint typecheck bench bench-interpreter faults docs clean synth compose-up compose-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ typecheck: setup  ## mypy, strict
 
 bench: setup  ## measure throughput, latency and AWS calls per job on the running system (make dev first)
 	$(UV) run python tests/benchmarks/bench_codegen.py $(BENCH_ARGS)
+
+bench-interpreter: setup  ## the prompt interpreter's precision/recall on its golden set, with the misses (offline)
+	$(UV) run python tests/benchmarks/interpreter_golden.py $(BENCH_ARGS)
 
 faults: setup  ## the fault suite (issue 13): kills, stalls, duplicates, poison; 300 jobs a scenario (FAULTS_ARGS="--jobs 40")
 	$(UV) run python -m tests.faults $(FAULTS_ARGS)

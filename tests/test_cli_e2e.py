@@ -204,3 +204,19 @@ def test_deploy_an_infra_generation_and_destroy_it_told_by_webhook(system, tmp_p
     for sub in (webhook, email, sms):
         assert json_of(system, "unsubscribe", sub["id"]) == {"id": sub["id"], "deleted": True}
     assert json_of(system, "subscriptions") == []
+
+
+def test_deploy_create_wait_prints_the_api_url_of_a_full_stack_project(system, tmp_path):
+    created = snapinfra(
+        system, "codegen", "create", "--type", "full-stack", "--prompt", "Track spaceships and pilots",
+        "--project-id", "cli-fleet", "--output", str(tmp_path / "fleet.zip"), user="cli-fullstack",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    [job] = json_of(system, "codegen", "list", "--project-id", "cli-fleet", user="cli-fullstack")
+    deployed = snapinfra(
+        system, "deploy", "create", "--codegen-id", job["id"], "--environment", "dev", "--wait", user="cli-fullstack"
+    )
+    assert deployed.exit_code == 0, deployed.output
+    assert "outputs:" in deployed.stdout
+    assert re.search(r"^  ApiUrl: https://\S+\.execute-api\.\S+$", deployed.stdout, re.MULTILINE), deployed.stdout
+    assert re.search(r"^  SpaceshipTableName: snapinfra-dev-\S+$", deployed.stdout, re.MULTILINE), deployed.stdout

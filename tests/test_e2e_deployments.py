@@ -36,7 +36,19 @@ def generate(api: str, project_type: str) -> str:
     return str(job["id"])
 
 
-def deploy_and_destroy(api: str, dynamodb, job_id: str) -> None:
+def check_function(aws, deployed: dict) -> str:
+    """A full-stack stack runs its API as a function behind an HTTP API: both exist, and `ApiUrl` is the API's.
+    (The embedded AWS cannot run the function: calling the URL is the LocalStack test's.)"""
+    name = f"{deployed['stackName']}-api"
+    function = aws("lambda").get_function(FunctionName=name)["Configuration"]
+    assert function["Handler"] == "app.lambda_handler.handler" and function["Runtime"].startswith("python3.")
+    assert set(function["Environment"]["Variables"]) == {"SPACESHIP_TABLE_NAME", "PILOT_TABLE_NAME"}
+    api_id = deployed["outputs"]["ApiUrl"].removeprefix("https://").split(".", 1)[0]
+    assert aws("apigatewayv2").get_api(ApiId=api_id)["Name"] == name
+    return name
+
+
+def deploy_and_destroy(api: str, dynamodb, job_id: str, aws=None) -> None:
     response = requests.post(
         f"{api}/api/deployments", json={"codeGenId": job_id, "environment": "dev"}, headers=HEADERS, timeout=10
     )
@@ -48,6 +60,8 @@ def deploy_and_destroy(api: str, dynamodb, job_id: str) -> None:
     assert len(tables) == 2 and all(t.startswith(deployed["stackName"]) for t in tables)
     for table in tables:  # the resources the stack declares exist in the embedded AWS
         assert dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+    function = check_function(aws, deployed) if aws is not None else None
+    assert ("ApiUrl" in deployed["outputs"]) == (function is not None)
 
     log = requests.get(f"{url}/events", headers=HEADERS, timeout=10).json()["items"]
     assert log[0]["source"] == "deployer" and log[0]["message"].startswith("deploying code generation")
@@ -58,19 +72,25 @@ def deploy_and_destroy(api: str, dynamodb, job_id: str) -> None:
     assert wait_for(url, {"destroyed", "destroy_failed"})["status"] == "destroyed"
     remaining = set(dynamodb.list_tables()["TableNames"])
     assert not remaining & set(tables)
+    if function is not None:
+        assert function not in {f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]}
 
 
 def test_prompt_to_a_running_stack_and_back(tmp_path):
     with RunningSystem(tmp_path / "system.log") as system:
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=system.aws,
-            region_name="us-east-1",
-            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-        )
-        for project_type in ("infra", "full-stack"):
-            deploy_and_destroy(system.api, dynamodb, generate(system.api, project_type))
+
+        def aws(service: str):
+            return boto3.client(
+                service,
+                endpoint_url=system.aws,
+                region_name="us-east-1",
+                aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+            )
+
+        dynamodb = aws("dynamodb")
+        deploy_and_destroy(system.api, dynamodb, generate(system.api, "infra"))
+        deploy_and_destroy(system.api, dynamodb, generate(system.api, "full-stack"), aws)
 
         listed = requests.get(f"{system.api}/api/deployments?status=destroyed", headers=HEADERS, timeout=10).json()
         assert len(listed["items"]) == 2  # the records stay, as history

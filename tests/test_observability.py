@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY
 from snapinfra_api.app import create_app
 from snapinfra_api.bootstrap import build_dependencies as api_dependencies
 from snapinfra_api.codegen.projection import build_handlers as api_handlers
-from snapinfra_api.notification_handlers import build_notification_handlers
+from snapinfra_api.notifications.projection import build_notification_handlers
 from snapinfra_api.settings import ApiSettings
 from snapinfra_codegen.bootstrap import build_dependencies as codegen_dependencies
 from snapinfra_codegen.bootstrap import build_handlers as codegen_handlers

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Aws, Stack
+from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
@@ -19,6 +20,7 @@ from snapinfra_infra.messaging import Messaging
 from snapinfra_infra.storage import Storage
 from snapinfra_shared.events import Service
 from snapinfra_shared.grants import (
+    CODE_PACKAGE_FOLDER,
     DEPLOYMENT_STACK_PREFIX,
     AssumesTargetRoles,
     InvokesModel,
@@ -31,6 +33,7 @@ from snapinfra_shared.grants import (
     OwnWorkQueue,
     PassesExecutionRole,
     ReadsArtifacts,
+    ReadsCodePackages,
     SendsEmail,
     SendsSms,
 )
@@ -102,7 +105,16 @@ class DeploymentExecutionRole(Construct):
     """The role CloudFormation uses for a deployment's stack (passed by the deployer), so that the
     deployer itself never holds the permissions to create what a generated template declares."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        bucket: s3.Bucket | None = None,
+        deployer_prefix: str = "deployments/",
+    ) -> None:
+        """`bucket`: where the deployer keeps its copies of the functions' code packages (under its prefix)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         tables = [
@@ -135,21 +147,136 @@ class DeploymentExecutionRole(Construct):
                 resources=tables,
             )
         )
+        wildcards = [
+            f"Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{n}"
+            for n in deployment_stack_names()
+        ]
+        if bucket is not None:
+            wildcards += _function_statements(self.role, bucket, f"{deployer_prefix}*/function.zip")
         NagSuppressions.add_resource_suppressions(
             self.role,
             [
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
-                    reason="A deployment's tables are named '<its stack name>-<entity>' and its stack "
-                    "'snapinfra-<environment>-<deployment id>': the wildcard is the deployment id, unknown until then.",
-                    applies_to=[
-                        f"Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{n}"
-                        for n in deployment_stack_names()
-                    ],
+                    reason="A deployment's resources are named after its stack 'snapinfra-<environment>-<deployment "
+                    "id>' (its tables '<stack>-<entity>', its function '<stack>-api', the function's role "
+                    "'<stack>-ApiFunctionRole-<suffix>'): the wildcard is the deployment id, unknown until then. "
+                    "API Gateway's HTTP APIs are named by an id it chooses, so they are scoped to '/apis/*'; the code "
+                    "packages the stacks read are the deployer's copies '<prefix><user>/<deployment>/function.zip'.",
+                    applies_to=wildcards,
                 )
             ],
             apply_to_children=True,
         )
+
+
+def _function_statements(role: iam.Role, bucket: s3.Bucket, code_packages: str) -> list[str]:
+    """What a full-stack template declares besides its tables: the function, its role and log group, the HTTP
+    API; and a read of the deployment's copy of the code package (Lambda reads it with the caller's rights)."""
+    stack = Stack.of(role)
+    names = deployment_stack_names()
+    functions = [
+        stack.format_arn(
+            service="lambda", resource="function", resource_name=n, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        for n in names
+    ]
+    roles = [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{n}" for n in names]
+    groups = [
+        stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/lambda/{n}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        for n in names
+    ]
+    apis = [
+        f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/apis",
+        f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/apis/*",
+    ]
+    statements = [
+        iam.PolicyStatement(
+            sid="GeneratedFunctions",
+            actions=[
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            resources=functions,
+        ),
+        iam.PolicyStatement(
+            sid="GeneratedFunctionRoles",
+            actions=[
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+            ],
+            resources=roles,
+        ),
+        iam.PolicyStatement(
+            sid="PassGeneratedFunctionRoles",
+            actions=["iam:PassRole"],
+            resources=roles,
+            conditions={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="GeneratedLogGroups",
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+            ],
+            resources=[f"{g}:*" for g in groups] + groups,
+        ),
+        iam.PolicyStatement(
+            sid="GeneratedHttpApis",
+            actions=[
+                "apigateway:GET",
+                "apigateway:POST",
+                "apigateway:PATCH",
+                "apigateway:DELETE",
+            ],
+            resources=apis,
+        ),
+        iam.PolicyStatement(
+            sid="DeploymentCodePackages", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(code_packages)]
+        ),
+    ]
+    for statement in statements:
+        role.add_to_principal_policy(statement)
+    return [
+        *(f"Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:{n}" for n in names),
+        *(f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{n}" for n in names),
+        *(
+            f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/{n}"
+            for n in names
+        ),
+        *(
+            f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/{n}:*"
+            for n in names
+        ),
+        "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apis/*",
+        "Action::apigateway:GET",
+        f"Resource::<{_ref(bucket)}.Arn>/{code_packages}",
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,18 +330,50 @@ def _own_prefix(_: OwnPrefix, a: Access) -> Statements:
     )
 
 
+def _code_packages(prefix: str) -> str:
+    """The keys of a producer's function code packages: '<prefix><user>/<job>/attempt-<n>/function/...'."""
+    return f"{prefix}*/{CODE_PACKAGE_FOLDER}/*"
+
+
 def _reads_artifacts(grant: ReadsArtifacts, a: Access) -> Statements:
+    bucket, other = a.shared.storage.bucket, a.shared.topology.prefixes[grant.producer]
+    statements = [
+        iam.PolicyStatement(
+            sid=f"Read{grant.producer.capitalize()}Artifacts",
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{other}*")],
+        )
+    ]
+    if ReadsCodePackages(grant.producer) not in a.shared.topology.grants[a.service]:
+        # Function code packages are read only by those granted ReadsCodePackages (an explicit Deny for the rest).
+        statements.append(
+            iam.PolicyStatement(
+                sid=f"No{grant.producer.capitalize()}CodePackages",
+                effect=iam.Effect.DENY,
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(_code_packages(other))],
+            )
+        )
+    return Statements(
+        statements,
+        [f"Resource::<{_ref(bucket)}.Arn>/{other}*"],
+        "Read of another service's published artifacts by key (<its prefix>/*).",
+    )
+
+
+def _reads_code_packages(grant: ReadsCodePackages, a: Access) -> Statements:
     bucket, other = a.shared.storage.bucket, a.shared.topology.prefixes[grant.producer]
     return Statements(
         [
             iam.PolicyStatement(
-                sid=f"Read{grant.producer.capitalize()}Artifacts",
+                sid=f"Read{grant.producer.capitalize()}CodePackages",
                 actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{other}*")],
+                resources=[bucket.arn_for_objects(_code_packages(other))],
             )
         ],
-        [f"Resource::<{_ref(bucket)}.Arn>/{other}*"],
-        "Read of another service's published artifacts by key (<its prefix>/*).",
+        [f"Resource::<{_ref(bucket)}.Arn>/{_code_packages(other)}"],
+        "Read of another service's function code packages by key (<its prefix>*/function/*): the user, job and "
+        "attempt are the wildcards.",
     )
 
 
@@ -398,6 +557,7 @@ BUILDERS: dict[type[Any], Callable[[Any, Access], Statements]] = {
     OwnTable: _own_table,
     OwnPrefix: _own_prefix,
     ReadsArtifacts: _reads_artifacts,
+    ReadsCodePackages: _reads_code_packages,
     OwnQueue: _own_queue,
     OwnWorkQueue: _own_work_queue,
     OperatesQueues: _operates_queues,

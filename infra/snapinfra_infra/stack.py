@@ -59,7 +59,13 @@ class SnapinfraStack(Stack):
         self.identity = Identity(
             self, "Identity", prefix=config.prefix, issuer=config.jwt_issuer, audience=config.jwt_audience
         )
-        self.deployment_role = DeploymentExecutionRole(self, "DeploymentExecution", prefix=config.prefix)
+        self.deployment_role = DeploymentExecutionRole(
+            self,
+            "DeploymentExecution",
+            prefix=config.prefix,
+            bucket=self.storage.bucket,
+            deployer_prefix=self.topology.prefixes["deployer"],
+        )
 
         self.task_roles: dict[Service, TaskRole] = {}
         self.services: dict[Service, FargateServiceUnit] = {}

@@ -207,5 +207,7 @@ def test_each_image_installs_only_its_own_package_and_shared(service: str) -> No
     assert not any(name.startswith("snapinfra") for name in names), "workspace packages are installed from source"
     if service == "api":
         assert {"flask", "gunicorn", "click"} <= names  # click: the compose provisioning step runs snapinfra-dev
+    elif service == "codegen":  # it vendors Flask and apig-wsgi into full-stack projects' functions; serves nothing
+        assert {"flask", "apig-wsgi"} <= names and "gunicorn" not in names
     else:
         assert not names & {"flask", "gunicorn"}, "a worker does not carry the api's server"

@@ -15,7 +15,7 @@ from snapinfra_infra.messaging import Messaging
 from snapinfra_infra.permissions import BUILDERS, Shared, TaskRole
 from snapinfra_infra.storage import Storage
 from snapinfra_shared.events import SERVICES
-from snapinfra_shared.grants import Grant, OperatesQueues, OwnQueue, OwnTable, ReadsArtifacts
+from snapinfra_shared.grants import Grant, OperatesQueues, OwnQueue, OwnTable, ReadsArtifacts, ReadsCodePackages
 from snapinfra_shared.topology import build_topology
 
 
@@ -57,6 +57,7 @@ def test_a_role_has_exactly_its_declared_grants_in_the_builders_order() -> None:
         "OwnPrefixObjects",
         "OwnPrefixListing",
         "ReadCodegenArtifacts",
+        "NoCodegenCodePackages",
         "OwnQueue",
         "OwnDeadLetterQueue",
         "OwnTopic",
@@ -65,3 +66,19 @@ def test_a_role_has_exactly_its_declared_grants_in_the_builders_order() -> None:
     more = _api_statements((*reordered, ReadsArtifacts("deployer")))
     (read,) = [s for s in more if s["Sid"] == "ReadDeployerArtifacts"]
     assert read["Action"] == "s3:GetObject"
+
+
+def test_code_packages_are_read_by_the_deployer_alone() -> None:
+    topology = build_topology("t")
+    holders = [service for service, grants in topology.grants.items() if ReadsCodePackages("codegen") in grants]
+    assert holders == ["deployer"]
+    readers = [s for s, grants in topology.grants.items() if ReadsArtifacts("codegen") in grants]
+    assert set(readers) == {"api", "deployer", "notifier"}
+    reader = {s["Sid"]: s for s in _api_statements((ReadsArtifacts("codegen"),))}
+    denied = reader["NoCodegenCodePackages"]
+    assert denied["Effect"] == "Deny" and denied["Action"] == "s3:GetObject"
+    assert denied["Resource"]["Fn::Join"][1][-1] == "/codegen/*/function/*"
+    deployer = {s["Sid"]: s for s in _api_statements((ReadsArtifacts("codegen"), ReadsCodePackages("codegen")))}
+    assert "NoCodegenCodePackages" not in deployer  # a Deny would win over its Allow
+    allowed = deployer["ReadCodegenCodePackages"]
+    assert allowed["Effect"] == "Allow" and allowed["Resource"] == denied["Resource"]

@@ -14,6 +14,8 @@ from snapinfra_shared.events import SERVICES
 
 # Which other prefixes a service may read (GetObject only): the artifacts events hand it.
 READS = {"api": {"codegen/"}, "deployer": {"codegen/"}, "notifier": {"codegen/"}}  # notifier: download links
+# Whose function code packages a service may read (GetObject only): the deployer, which copies them to deploy.
+READS_CODE_PACKAGES = {"deployer": {"codegen/"}}
 # The api's admin routes operate every consumer's queue (depths, redrive) and DLQ (list, redrive).
 ADMIN_ON_QUEUES = {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"}
 ADMIN_ON_DLQS = {
@@ -72,6 +74,8 @@ class Ownership:
                 if rest == f"/{own}*":
                     return all(a.startswith("s3:") for a in actions)
                 if rest[1:-1] in READS.get(service, set()) and rest.endswith("*"):
+                    return actions == {"s3:GetObject"}
+                if any(rest == f"/{p}*/function/*" for p in READS_CODE_PACKAGES.get(service, set())):
                     return actions == {"s3:GetObject"}
                 if rest == "":  # listing: only under its own prefix
                     return conditions == {"StringLike": {"s3:prefix": [f"{own}*"]}} and actions <= {
@@ -177,13 +181,29 @@ def test_each_role_has_what_its_service_needs(synthesized: Any) -> None:
 
 def test_the_notifiers_sms_grant_is_taken_back_for_every_other_topic(synthesized: Any) -> None:
     statements = statements_of(synthesized, task_roles(synthesized)["notifier"])
-    denied = {render(r) for s in statements if s["Effect"] == "Deny" for r in as_list(s["Resource"])}
+    denied = {
+        render(r)
+        for s in statements
+        if s["Effect"] == "Deny" and s["Action"] == "sns:Publish"
+        for r in as_list(s["Resource"])
+    }
     others = {
         "${" + k + "}"
         for k, v in synthesized.of_type("AWS::SNS::Topic").items()
         if v["Properties"]["TopicName"] != synthesized.topology.topics.get("notifier")
     }
     assert others and denied == others
+
+
+def test_only_the_deployer_reads_code_packages(synthesized: Any) -> None:
+    roles = task_roles(synthesized)
+    for service in ("api", "notifier"):
+        statements = statements_of(synthesized, roles[service])
+        denied = {render(r) for s in statements if s["Effect"] == "Deny" for r in as_list(s["Resource"])}
+        assert any(r.endswith("/codegen/*/function/*") for r in denied), service
+    deployer = statements_of(synthesized, roles["deployer"])
+    assert not [s for s in deployer if s["Effect"] == "Deny"]
+    assert any(render(s["Resource"]).endswith("/codegen/*/function/*") for s in deployer if s["Effect"] == "Allow")
 
 
 def test_the_deployer_passes_only_the_cloudformation_execution_role(synthesized: Any) -> None:

@@ -39,8 +39,23 @@ class CodeGenerationStarted(EventData):
     attempt: int = Field(ge=1)
 
 
+class CodePackage(EventData):
+    """A Lambda function's code package (a ZIP of the app and its vendored dependencies), a second output of
+    a code generation. Only the deployer may read it (`grants.ReadsCodePackages`)."""
+
+    key: str = Field(description="its key in the artifact's bucket, under codegen's prefix")
+    size_bytes: int = Field(ge=0)
+    sha256: str
+    runtime: str = Field(description="the Lambda runtime it was built for, e.g. python3.11")
+    architecture: Literal["x86_64", "arm64"] = Field(description="the Lambda architecture it was built for")
+    handler: str = Field(description="the handler, e.g. app.lambda_handler.handler")
+
+
 class Artifact(EventData):
-    """A published output: any service may read it by this key, only its producer writes it."""
+    """A published output: any service may read it by this key, only its producer writes it.
+
+    Where the CloudFormation template is inside the ZIP and which code package goes with it are said here by
+    codegen, the one service that knows; the api and the deployer read them from here."""
 
     bucket: str
     key: str
@@ -50,6 +65,12 @@ class Artifact(EventData):
     sha256: str
     diagram_key: str | None = Field(
         default=None, description="the architecture diagram (SVG) beside the ZIP; absent before diagrams existed"
+    )
+    template_path: str | None = Field(
+        default=None, description="the CloudFormation template's path inside the ZIP; None: nothing to deploy"
+    )
+    code_package: CodePackage | None = Field(
+        default=None, description="the function's code package the template deploys (full-stack projects)"
     )
 
 
@@ -86,7 +107,9 @@ class DeploymentRequested(EventData):
     environment: Environment
     stack_name: str
     artifact: Artifact = Field(description="the code generation's ZIP, a published output of codegen")
-    template_path: str = Field(description="the CloudFormation template's path inside the ZIP")
+    template_path: str = Field(
+        description="the CloudFormation template's path inside the ZIP (`artifact.template_path`)"
+    )
     parameters: dict[str, str] = Field(default_factory=dict)
     region: str | None = None
     role_arn: str | None = None

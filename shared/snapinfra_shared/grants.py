@@ -19,6 +19,9 @@ DEPLOYMENT_STACK_PREFIX = "snapinfra"
 # The ExternalId of a cross-account AssumeRole is this followed by the user id (the deployer's
 # SNAPINFRA_EXTERNAL_ID_PREFIX, which the stack sets to it); the deployer's role may assume only with it.
 EXTERNAL_ID_PREFIX = "snapinfra:"
+# A code generation's function code package is stored at '<codegen prefix><user>/<job>/attempt-<n>/function/...':
+# codegen's artifact store writes it there, and the grants single it out by this folder.
+CODE_PACKAGE_FOLDER = "function"
 
 
 # What a service owns (derived from the topology, never declared by hand).
@@ -56,7 +59,16 @@ class OwnTopic:
 
 @dataclass(frozen=True)
 class ReadsArtifacts:
-    """GetObject under another service's prefix, by the key an event gave it (never lists, never writes)."""
+    """GetObject under another service's prefix, by the key an event gave it (never lists, never writes); never
+    its function code packages (an explicit Deny: see `ReadsCodePackages`)."""
+
+    producer: Service
+
+
+@dataclass(frozen=True)
+class ReadsCodePackages:
+    """GetObject of another service's function code packages (`<its prefix>*/function/*`), by the key an event
+    gave it. Only the deployer holds it; `ReadsArtifacts` leaves them out for everyone else."""
 
     producer: Service
 
@@ -115,6 +127,7 @@ Grant = (
     | OwnWorkQueue
     | OwnTopic
     | ReadsArtifacts
+    | ReadsCodePackages
     | OperatesQueues
     | InvokesModel
     | ManagesDeploymentStacks

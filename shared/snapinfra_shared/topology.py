@@ -24,6 +24,7 @@ from snapinfra_shared.grants import (
     OwnWorkQueue,
     PassesExecutionRole,
     ReadsArtifacts,
+    ReadsCodePackages,
     SendsEmail,
     SendsSms,
 )
@@ -116,8 +117,15 @@ GRANTS: dict[Service, tuple[Grant, ...]] = {
     # the codegen artifacts an event names; the admin routes operate every queue and DLQ
     "api": (ReadsArtifacts("codegen"), OperatesQueues()),
     "codegen": (InvokesModel(),),  # Bedrock, when a model is configured
-    # deploys a codegen artifact's template into a target account, with CloudFormation's own role
-    "deployer": (ReadsArtifacts("codegen"), ManagesDeploymentStacks(), AssumesTargetRoles(), PassesExecutionRole()),
+    # deploys a codegen artifact's template (and copies its function's code package) into a target account,
+    # with CloudFormation's own role
+    "deployer": (
+        ReadsArtifacts("codegen"),
+        ReadsCodePackages("codegen"),
+        ManagesDeploymentStacks(),
+        AssumesTargetRoles(),
+        PassesExecutionRole(),
+    ),
     # signs download links of the codegen artifacts (a presigned URL carries its signer's rights); SMS; email
     "notifier": (ReadsArtifacts("codegen"), SendsSms(), SendsEmail()),
 }

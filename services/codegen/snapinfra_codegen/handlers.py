@@ -18,6 +18,7 @@ from snapinfra_codegen.adapters.artifacts import ArtifactStore
 from snapinfra_codegen.adapters.jobs import JobRecord, JobRepository, Lease
 from snapinfra_codegen.adapters.leases import Held, LeaseKeeper
 from snapinfra_codegen.diagram import with_diagram
+from snapinfra_codegen.function_package import build_code_package
 from snapinfra_codegen.generators.base import GenerationError, GenerationRequest, Generator
 from snapinfra_codegen.generators.validation import ProjectLimits, validate_project
 from snapinfra_codegen.packaging import package
@@ -157,6 +158,7 @@ def _generate(
                 attempt,
                 name,
                 package(diagrammed.project, project_name=name, generator=deps.generator.name),
+                code_package=build_code_package(diagrammed.project),
                 diagram=diagrammed.svg,
             )
         )

@@ -42,6 +42,7 @@ def package(project: GeneratedProject, *, project_name: str, generator: str) -> 
         "total_bytes": project.total_bytes,
         "zip_bytes": len(zip_bytes),
         "zip_sha256": hashlib.sha256(zip_bytes).hexdigest(),
+        "template_path": project.template_path,
         "files": files,
     }
     return Package(zip_bytes, manifest)

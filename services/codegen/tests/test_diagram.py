@@ -173,8 +173,11 @@ def test_the_flowchart_shows_what_each_project_type_deploys():
 
 
 def test_with_diagram_adds_the_svg_and_a_readme_section_and_keeps_every_file():
-    project = GeneratedProject({"demo/README.md": b"# demo\n\nHello.\n", "demo/app.py": b"x = 1\n"})
+    project = GeneratedProject(
+        {"demo/README.md": b"# demo\n\nHello.\n", "demo/app.py": b"x = 1\n"}, template_path="demo/infra/template.yaml"
+    )
     done = with_diagram(project, "demo", LIBRARY, "full-stack")
+    assert done.project.template_path == "demo/infra/template.yaml"  # what the deployer reads, kept
     assert sorted(done.project.files) == ["demo/README.md", "demo/app.py", f"demo/{SVG_PATH}"]
     assert done.project.files[f"demo/{SVG_PATH}"] == done.svg
     readme = done.project.files["demo/README.md"].decode()

@@ -78,7 +78,7 @@ class FakeArtifacts:
         self.stored: dict[tuple[str, int], bytes] = {}
         self.diagrams: dict[tuple[str, int], bytes | None] = {}
 
-    def put(self, user_id, job_id, attempt, project_name, package, *, diagram=None):
+    def put(self, user_id, job_id, attempt, project_name, package, code_package=None, *, diagram=None):
         self.stored[(job_id, attempt)] = package.zip_bytes
         self.diagrams[(job_id, attempt)] = diagram
         return Artifact(

@@ -22,6 +22,7 @@ from snapinfra_codegen.generators.llm import (
     TransientGeneratorError,
     build_messages,
     parse_project,
+    with_template_path,
 )
 from snapinfra_codegen.generators.validation import ProjectLimits, validate_project
 from snapinfra_shared.spec import ProjectSpec
@@ -67,6 +68,7 @@ GOOD_FILES = {
     "shop/shop/__init__.py": "",
     "shop/shop/app.py": "from flask import Flask\n\n\ndef create_app():\n    return Flask(__name__)\n",
     "shop/tests/test_app.py": "def test_ok():\n    assert 'é' == '\\u00e9'\n",
+    "shop/template.yaml": "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n",
 }
 
 
@@ -74,8 +76,10 @@ def answer_json(files: dict[str, str] = GOOD_FILES) -> str:
     return json.dumps({"files": [{"path": path, "content": content} for path, content in files.items()]})
 
 
-def expected_project(files: dict[str, str] = GOOD_FILES) -> GeneratedProject:
-    return GeneratedProject(files={path: content.encode("utf-8") for path, content in files.items()})
+def expected_project(files: dict[str, str] = GOOD_FILES, template_path: str | None = None) -> GeneratedProject:
+    return GeneratedProject(
+        files={path: content.encode("utf-8") for path, content in files.items()}, template_path=template_path
+    )
 
 
 # ------------------------------------------------------------------------------------------ fake server
@@ -220,6 +224,42 @@ def test_prompt_lists_type_entities_and_fields(project_type: str) -> None:
         assert "pydantic" in messages.user
 
 
+V2_SPEC = {
+    "entities": [
+        {"name": "Author", "fields": [{"name": "email", "type": "email", "unique": True, "min_length": 6}]},
+        {
+            "name": "Book",
+            "fields": [
+                {"name": "author_id", "type": "reference", "references": "Author", "on_delete": "cascade"},
+                {"name": "price", "type": "decimal", "minimum": 0, "maximum": 500},
+                {"name": "status", "type": "enum", "values": ["available", "lost"], "default": "available"},
+                {"name": "tags", "type": "list", "items": "string", "max_items": 5, "required": False},
+            ],
+        },
+    ]
+}
+
+
+@pytest.mark.parametrize("project_type", ["api", "model", "full-stack"])
+def test_prompt_describes_every_v2_rule(project_type: str) -> None:
+    """References, enums, unique fields, bounds, defaults and decimals reach the model, with what they mean."""
+    request = GenerationRequest(project_type, "A library", ProjectSpec.model_validate(V2_SPEC), "library")
+    user = build_messages(request).user
+    for needle in (
+        "email: email, required, unique, min_length 6",
+        "author_id: reference to Author (on delete: cascade), required",
+        "price: decimal, required, minimum 0, maximum 500",
+        'status: enum of "available", "lost", required, default "available"',
+        "tags: list of string, optional, max_items 5",
+    ):
+        assert needle in user
+    if project_type == "model":
+        assert "a decimal is a Decimal, never a float" in user
+    else:
+        assert "422 naming the field" in user and "409" in user and "cascade" in user
+        assert "creation order" in user
+
+
 # ------------------------------------------------------------------------------------------ parser
 
 
@@ -266,7 +306,8 @@ def test_openai_good_project(fake: FakeServer, session: requests.Session) -> Non
     fake.answer(Canned(body=chat_completion(answer_json())))
     project = openai(fake, session).generate(make_request("full-stack"))
 
-    assert project == expected_project()
+    # The prompt asks for the template at the project's root: the generator says so (the artifact carries it).
+    assert project == expected_project(template_path="shop/template.yaml")
     validate_project(project, "shop", ProjectLimits())
     [recorded] = fake.requests
     assert recorded.path == "/v1/chat/completions"
@@ -445,7 +486,7 @@ def test_bedrock_good_project(fake: FakeServer, bedrock_client: object) -> None:
 
     project = generator.generate(make_request("infra"))
 
-    assert project == expected_project()
+    assert project == expected_project(template_path="shop/template.yaml")
     [recorded] = fake.requests
     assert unquote(recorded.path) == f"/model/{BEDROCK_MODEL}/converse"
     assert recorded.headers["authorization"].startswith("AWS4-HMAC-SHA256")
@@ -519,3 +560,11 @@ def test_bedrock_timeout_is_transient(fake: FakeServer, bedrock_client: object) 
     fake.answer(Canned(body=converse_response(answer_json()), delay=5))
     with pytest.raises(TransientGeneratorError, match="ReadTimeoutError"):
         BedrockConverseGenerator(bedrock_client, BEDROCK_MODEL).generate(make_request())
+
+
+def test_a_project_without_the_template_it_names_is_refused() -> None:
+    files = {k: v for k, v in GOOD_FILES.items() if k != "shop/template.yaml"}
+    project = with_template_path(expected_project(files), make_request("full-stack"))
+    with pytest.raises(GenerationError, match=r"no CloudFormation template at 'shop/template\.yaml'"):
+        validate_project(project, "shop", ProjectLimits())
+    assert with_template_path(expected_project(files), make_request("api")).template_path is None

@@ -99,7 +99,100 @@ MANY = {
     ]
 }
 
-SPECS = {"one-entity": ONE_ENTITY, "every-type": EVERY_TYPE, "awkward": AWKWARD, "many": MANY}
+# Spec v2: the library (a reference that restricts, one that cascades, a decimal, an enum with a default, a
+# unique field, bounds, a list).
+LIBRARY = {
+    "entities": [
+        {
+            "name": "Author",
+            "fields": [
+                {"name": "name", "type": "string", "min_length": 1, "max_length": 200},
+                {"name": "email", "type": "email", "required": False, "unique": True},
+            ],
+        },
+        {
+            "name": "Book",
+            "fields": [
+                {"name": "title", "type": "string", "min_length": 1, "max_length": 300},
+                {"name": "isbn", "type": "string", "unique": True, "min_length": 10, "max_length": 17},
+                {"name": "author_id", "type": "reference", "references": "Author"},
+                {"name": "price", "type": "decimal", "minimum": 0, "maximum": 10000},
+                {"name": "status", "type": "enum", "values": ["available", "loaned", "lost"], "default": "available"},
+                {"name": "tags", "type": "list", "items": "string", "max_items": 5, "required": False},
+            ],
+        },
+        {
+            "name": "Loan",
+            "fields": [
+                {"name": "book_id", "type": "reference", "references": "Book", "on_delete": "cascade"},
+                {"name": "borrower", "type": "string", "max_length": 100},
+                {"name": "borrowed_on", "type": "date"},
+                {"name": "due_on", "type": "date"},
+                {"name": "returned_on", "type": "date", "required": False},
+            ],
+        },
+    ]
+}
+
+# Every v2 kind and rule, at its edges: a transitive cascade (Category <- Product <- Review), an optional
+# self-reference, a one-to-one (a unique reference), unique fields of every type that may be unique, tight
+# ranges, lists of decimals, defaults of several types, and an entity only one item of which can exist (a
+# unique enum of one value).
+EVERY_KIND = {
+    "entities": [
+        {
+            "name": "Category",
+            "fields": [
+                {"name": "label", "type": "string", "unique": True, "min_length": 2, "max_length": 40},
+                {"name": "parent_id", "type": "reference", "references": "Category", "required": False},
+                {"name": "rank", "type": "integer", "unique": True, "minimum": 1, "maximum": 3},
+            ],
+        },
+        {
+            "name": "Product",
+            "fields": [
+                {"name": "sku", "type": "string", "unique": True, "max_length": 1},
+                {"name": "category_id", "type": "reference", "references": "Category", "on_delete": "cascade"},
+                {"name": "price", "type": "decimal", "unique": True, "minimum": 0.01, "maximum": 0.05},
+                {"name": "weight", "type": "number", "minimum": 0.5, "maximum": 2.5, "default": 1},
+                {"name": "kind", "type": "enum", "values": ["tool", "toy"], "required": False},
+                {"name": "tags", "type": "list", "items": "string", "min_items": 1, "max_items": 3},
+                {"name": "past_prices", "type": "list", "items": "decimal", "required": False, "max_items": 4},
+                {"name": "released_on", "type": "date", "unique": True, "required": False},
+                {"name": "launched_at", "type": "datetime", "default": "2024-01-01T00:00:00Z"},
+                {"name": "active", "type": "boolean", "default": True},
+                {"name": "homepage", "type": "url", "unique": True, "min_length": 12, "required": False},
+                {"name": "contact", "type": "email", "unique": True, "min_length": 8, "max_length": 40},
+                {"name": "ref", "type": "uuid", "unique": True},
+                {"name": "stock", "type": "integer", "minimum": 0, "default": 0},
+            ],
+        },
+        {
+            "name": "Review",
+            "fields": [
+                {"name": "product_id", "type": "reference", "references": "Product", "on_delete": "cascade"},
+                {"name": "rating", "type": "integer", "minimum": 1, "maximum": 5},
+                {"name": "body", "type": "text", "required": False, "max_length": 500},
+            ],
+        },
+        {
+            "name": "Badge",
+            "fields": [
+                {"name": "code", "type": "enum", "values": ["gold"], "unique": True},
+                {"name": "product_id", "type": "reference", "references": "Product", "unique": True},
+            ],
+        },
+    ]
+}
+
+SPECS = {
+    "one-entity": ONE_ENTITY,
+    "every-type": EVERY_TYPE,
+    "awkward": AWKWARD,
+    "many": MANY,
+    "library": LIBRARY,
+    "every-kind": EVERY_KIND,
+}
 
 
 def _request(project_type: ProjectType, spec: dict[str, Any], name: str = PROJECT) -> GenerationRequest:
@@ -142,7 +235,7 @@ class _GeneratedSuite:
 
     def passed(self) -> int:
         """Wait for the suite; assert it succeeded and return how many tests passed."""
-        returncode = self._process.wait(timeout=240)
+        returncode = self._process.wait(timeout=600)  # all suites run at once, on a machine that may be busy
         output = self._log.read_text()
         assert returncode == 0, output[-5000:]
         passed = re.search(r"(\d+) passed", output)
@@ -161,6 +254,9 @@ _SUITES: dict[str, tuple[ProjectType, dict[str, Any]]] = {
     "api-every-type": ("api", EVERY_TYPE),
     "model-awkward": ("model", AWKWARD),
     "full-stack-awkward": ("full-stack", AWKWARD),
+    "api-library": ("api", LIBRARY),
+    "full-stack-every-kind": ("full-stack", EVERY_KIND),
+    "model-every-kind": ("model", EVERY_KIND),
 }
 
 
@@ -210,13 +306,30 @@ def _decode(template: str) -> dict[str, Any]:
     return dict(decoded)
 
 
-def _check_template(template: str, spec: dict[str, Any]) -> None:
+# What a full-stack template adds to the tables: the API as a function behind an HTTP API.
+FUNCTION_RESOURCES = {
+    "ApiFunctionLogGroup": "AWS::Logs::LogGroup",
+    "ApiFunctionRole": "AWS::IAM::Role",
+    "ApiFunction": "AWS::Lambda::Function",
+    "HttpApi": "AWS::ApiGatewayV2::Api",
+    "HttpApiIntegration": "AWS::ApiGatewayV2::Integration",
+    "HttpApiRoute": "AWS::ApiGatewayV2::Route",
+    "HttpApiStage": "AWS::ApiGatewayV2::Stage",
+    "ApiFunctionInvokedByHttpApi": "AWS::Lambda::Permission",
+}
+
+
+def _check_template(template: str, spec: dict[str, Any], *, function: bool = False) -> None:
     assert _lint(template) == []
     decoded = _decode(template)
     assert decoded["AWSTemplateFormatVersion"] == "2010-09-09"
     assert "Environment" in decoded["Parameters"]
     tables = {name: r for name, r in decoded["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert len(tables) == len(decoded["Resources"]) == len(spec["entities"])
+    others = {name: r["Type"] for name, r in decoded["Resources"].items() if name not in tables}
+    assert others == (FUNCTION_RESOURCES if function else {})
+    assert len(tables) == len(spec["entities"])
+    if function:
+        _check_function(decoded, spec)
     for entity in spec["entities"]:
         table = tables[f"{entity['name']}Table"]["Properties"]
         assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -226,6 +339,38 @@ def _check_template(template: str, spec: dict[str, Any]) -> None:
         assert "${AWS::StackName}" in table["TableName"]["Fn::Sub"]
         assert f"{entity['name']}TableName" in decoded["Outputs"]
         assert f"{entity['name']}TableArn" in decoded["Outputs"]
+
+
+def _check_function(decoded: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The function reads its tables from their variables, its role reaches only them and its log group."""
+    assert {"CodeBucket", "CodeKey", "CodeRuntime", "CodeArchitecture"} <= set(decoded["Parameters"])
+    resources = decoded["Resources"]
+    function = resources["ApiFunction"]["Properties"]
+    assert function["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
+    assert function["Handler"] == "app.lambda_handler.handler"
+    variables = function["Environment"]["Variables"]
+    assert sorted(v["Ref"] for v in variables.values()) == sorted(
+        f"{entity['name']}Table" for entity in spec["entities"]
+    )
+    assert resources["ApiFunctionLogGroup"]["Properties"]["RetentionInDays"] == 14
+    role = resources["ApiFunctionRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    resources_granted = [
+        r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    assert {json.dumps(r, sort_keys=True) for r in resources_granted} == {
+        json.dumps(r, sort_keys=True)
+        for entity in spec["entities"]
+        for r in (
+            {"Fn::GetAtt": [f"{entity['name']}Table", "Arn"]},
+            {"Fn::Sub": f"${{{entity['name']}Table.Arn}}/index/*"},
+        )
+    } | {json.dumps({"Fn::GetAtt": ["ApiFunctionLogGroup", "Arn"]}, sort_keys=True)}
+    assert all(s["Effect"] == "Allow" and "*" not in s["Action"] for s in statements)
+    integration = resources["HttpApiIntegration"]["Properties"]
+    assert integration["PayloadFormatVersion"] == "2.0" and integration["IntegrationType"] == "AWS_PROXY"
+    assert decoded["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
 
 
 # -- the generated projects work ------------------------------------------------------------------
@@ -254,6 +399,61 @@ def test_api_project_tests_pass(suites: dict[str, _GeneratedSuite], spec_name: s
     assert suite.passed() > 40 * len(spec["entities"])
 
 
+def test_library_api_project_enforces_its_spec(suites: dict[str, _GeneratedSuite]) -> None:
+    suite = suites["api-library"]
+    root = suite.root
+    config = (root / "app" / "config.py").read_text()
+    assert '"Book": Shape(unique=("isbn",), filters=("author_id", "status"), decimals=("price",)),' in config
+    assert '("Book", "author_id", "restrict")' in config and '("Loan", "book_id", "cascade")' in config
+    assert '"Loan": {\n        "book_id": "Book",\n    },' in config
+    for name in (".env.example", ".github/workflows/ci.yml", "app/openapi.py", "tests/samples.py"):
+        assert (root / name).is_file(), name
+    workflow = (root / ".github" / "workflows" / "ci.yml").read_text()
+    assert "pip install -r requirements-dev.txt" in workflow and "- run: pytest" in workflow
+    assert "ruff==" in (root / "requirements-dev.txt").read_text()
+    readme = (root / "README.md").read_text()
+    assert "`GET /books?author_id=<id>`; deleting the Author is refused with 409" in readme
+    assert "`GET /loans?book_id=<id>`; deleting the Book deletes them too (cascade)" in readme
+    assert "AWS_REGION" in readme and "by_order" in readme and "/openapi.json" in readme
+    _ruff_clean(root)
+    assert suite.passed() > 300
+
+
+def test_every_kind_full_stack_project(suites: dict[str, _GeneratedSuite]) -> None:
+    """Every v2 kind at its edges builds, lints and passes its own suite; the template's tables are the ones the
+    app's table_definition (what its tests create in moto) describes."""
+    suite = suites["full-stack-every-kind"]
+    root = suite.root
+    template = (root / "infra" / "template.yaml").read_text()
+    assert _lint(template) == []
+    tables = _decode(template)["Resources"]
+    script = (
+        "import json; from app.config import SHAPES; from app.repository import table_definition; "
+        "print(json.dumps({e: table_definition('t', s) for e, s in SHAPES.items()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    for entity, definition in json.loads(result.stdout).items():
+        properties = tables[f"{entity}Table"]["Properties"]
+        assert properties["AttributeDefinitions"] == definition["AttributeDefinitions"]
+        assert properties["GlobalSecondaryIndexes"] == definition["GlobalSecondaryIndexes"]
+    assert [i["IndexName"] for i in tables["ProductTable"]["Properties"]["GlobalSecondaryIndexes"]] == [
+        "by_order",
+        "by_category_id",
+        "by_kind",
+    ]
+    _ruff_clean(root)
+    assert suite.passed() > 500
+
+
+def test_every_kind_model_project(suites: dict[str, _GeneratedSuite]) -> None:
+    suite = suites["model-every-kind"]
+    _ruff_clean(suite.root)
+    assert suite.passed() > 150
+
+
 def test_model_project_tests_pass(suites: dict[str, _GeneratedSuite]) -> None:
     suite = suites["model-awkward"]
     root = suite.root
@@ -268,6 +468,7 @@ def test_model_project_tests_pass(suites: dict[str, _GeneratedSuite]) -> None:
 def test_infra_template_lints_clean(spec_name: str) -> None:
     project = _generate("infra", SPECS[spec_name])
     assert set(project.files) == {f"{PROJECT}/template.yaml", f"{PROJECT}/README.md"}
+    assert project.template_path == f"{PROJECT}/template.yaml" and project.function is None
     _check_template(project.files[f"{PROJECT}/template.yaml"].decode(), SPECS[spec_name])
 
 
@@ -303,7 +504,9 @@ def test_infra_template_deploys_twice_into_moto(monkeypatch: pytest.MonkeyPatch)
 def test_full_stack_project(suites: dict[str, _GeneratedSuite]) -> None:
     suite = suites["full-stack-awkward"]
     root = suite.root
-    _check_template((root / "infra" / "template.yaml").read_text(), AWKWARD)
+    _check_template((root / "infra" / "template.yaml").read_text(), AWKWARD, function=True)
+    assert "apig-wsgi==" in (root / "requirements.txt").read_text()
+    assert (root / "app" / "lambda_handler.py").is_file()
     readme = (root / "README.md").read_text()
     assert "infra/template.yaml" in readme
     for name in ("ClassTableName", "CLASS_TABLE_NAME", "HTTP_REQUEST_TABLE_NAME", "HTTPRequestTableName"):
@@ -352,7 +555,7 @@ print(digest.hexdigest())
 
 def test_output_does_not_depend_on_hash_seed() -> None:
     """Byte-identical across processes too (set iteration order changes with PYTHONHASHSEED)."""
-    cases = [(project_type, spec) for project_type in ALL_TYPES for spec in (EVERY_TYPE, AWKWARD)]
+    cases = [(project_type, spec) for project_type in ALL_TYPES for spec in (EVERY_TYPE, AWKWARD, EVERY_KIND)]
     expected = hashlib.sha256()
     for project_type, spec in cases:
         for path, content in _generate(project_type, spec).files.items():
@@ -378,6 +581,124 @@ def test_projects_differ_by_name_only_in_named_places() -> None:
 def test_generator_identity() -> None:
     assert TemplatedGenerator.name == "templated"
     assert TemplatedGenerator().name == "templated"
+
+
+# -- spec v2, kind by kind -------------------------------------------------------------------------
+
+
+def _thing_files(*fields: dict[str, Any], project_type: ProjectType = "api") -> dict[str, str]:
+    spec = {"entities": [{"name": "Owner", "fields": [{"name": "label"}]}, {"name": "Thing", "fields": list(fields)}]}
+    files = _generate(project_type, spec).files
+    return {path.removeprefix(f"{PROJECT}/"): content.decode() for path, content in files.items()}
+
+
+@pytest.mark.parametrize(
+    ("field", "create_line"),
+    [
+        pytest.param(
+            {"name": "price", "type": "decimal", "minimum": 0.01, "maximum": 99},
+            'price: DecimalNumber = Field(ge=Decimal("0.01"), le=Decimal("99"))',
+            id="decimal",
+        ),
+        pytest.param({"name": "status", "type": "enum", "values": ["a", "b c"]}, "status: _Enum1", id="enum"),
+        pytest.param(
+            {"name": "owner_id", "type": "reference", "references": "Owner", "required": False},
+            "owner_id: UUID | None = None",
+            id="reference",
+        ),
+        pytest.param(
+            {"name": "tags", "type": "list", "items": "email", "min_items": 1, "max_items": 3},
+            "tags: list[Email] = Field(min_length=1, max_length=3)",
+            id="list",
+        ),
+        pytest.param(
+            {"name": "code", "type": "string", "min_length": 2, "max_length": 5, "unique": True},
+            "code: StrictStr = Field(min_length=2, max_length=5)",
+            id="string-bounds",
+        ),
+        pytest.param(
+            {"name": "count", "type": "integer", "minimum": 0, "maximum": 9},
+            "count: StrictInt = Field(ge=0, le=9)",
+            id="integer-range",
+        ),
+        pytest.param(
+            {"name": "active", "type": "boolean", "default": True},
+            "active: StrictBool = Field(default=True, validate_default=True)",
+            id="default",
+        ),
+        pytest.param(
+            {"name": "contact", "type": "email", "min_length": 8},
+            "contact: Annotated[StrictStr, Field(min_length=8), EMAIL_FORMAT]",
+            id="email-min-length",
+        ),
+    ],
+)
+def test_each_v2_kind_becomes_its_model_constraint(field: dict[str, Any], create_line: str) -> None:
+    for project_type, module in (("api", "app/models/thing.py"), ("model", "demo_shop_models/thing.py")):
+        source = _thing_files(field, project_type=project_type)[module]
+        create = source.split("class ThingUpdate")[0]
+        assert f"    {create_line}\n" in create, create
+
+
+def test_references_enums_unique_and_decimals_reach_the_app_config() -> None:
+    files = _thing_files(
+        {"name": "owner_id", "type": "reference", "references": "Owner", "on_delete": "cascade"},
+        {"name": "kind", "type": "enum", "values": ["x"]},
+        {"name": "serial", "type": "uuid", "unique": True},
+        {"name": "amounts", "type": "list", "items": "decimal", "required": False},
+    )
+    config = files["app/config.py"]
+    assert '"Thing": Shape(unique=("serial",), filters=("owner_id", "kind"), decimals=("amounts",)),' in config
+    assert '"Thing": {\n        "owner_id": "Owner",\n    },' in config
+    assert '"Owner": [\n        ("Thing", "owner_id", "cascade"),\n    ],' in config
+    assert "DecimalNumber = Annotated[Decimal" in files["app/models/_types.py"]
+    assert '\n# The values of kind.\n_Enum1 = Literal["x"]\n' in files["app/models/thing.py"]
+    routes = files["app/routes/thing.py"]
+    assert "check_references(ENTITY, record)" in routes and "delete_with_rules(ENTITY, _load(item_id))" in routes
+    tests = files["tests/test_thing_routes.py"]
+    assert 'pytest.param("/owners", ' in tests and "204, True" in tests  # the cascade, worked out on paper
+    assert (
+        'FILTERS = {\n    "owner_id": ("not-an-id", UNKNOWN_ID),\n    "kind": ("not one of the values", None),\n}'
+        in tests
+    )
+    assert '"Thing": [\n        (\n            "Owner",' in files["tests/samples.py"]
+
+
+def test_the_infra_template_indexes_creation_order_and_each_filter() -> None:
+    template = _thing_files(
+        {"name": "owner_id", "type": "reference", "references": "Owner"},
+        {"name": "kind", "type": "enum", "values": ["x"]},
+        project_type="infra",
+    )["template.yaml"]
+    assert _lint(template) == []
+    tables = _decode(template)["Resources"]
+    indexes = {name: [i["IndexName"] for i in t["Properties"]["GlobalSecondaryIndexes"]] for name, t in tables.items()}
+    assert indexes == {"OwnerTable": ["by_order"], "ThingTable": ["by_order", "by_owner_id", "by_kind"]}
+
+
+def test_past_nineteen_filters_the_others_read_the_order_index() -> None:
+    fields = [{"name": f"kind{i}", "type": "enum", "values": ["x"]} for i in range(25)]
+    template = _thing_files(*fields, project_type="infra")["template.yaml"]
+    assert _lint(template) == []
+    indexes = _decode(template)["Resources"]["ThingTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert len(indexes) == 20 and indexes[-1]["IndexName"] == "by_kind18"
+
+
+# Model projects of v1 specs, byte for byte as before spec v2 (sha256 of every path and content).
+V1_MODEL_DIGESTS = {
+    "one-entity": "69704a1e45f76ad6148db8d905a07ceeddee326c2b773fd675747fc289d827fc",
+    "every-type": "c4848acc1760a31fd157da111eb088226178c10e6cd81426db3f7dd4e2c35feb",
+    "awkward": "7611c21199715343daa12d1e01086c25ba6ef86cd4a4afdda1f9b5d366df1e67",
+    "many": "bc0bef91beb12863fcd1f2396d3500ac3a1a78d56b18423e80e6e8194423b27f",
+}
+
+
+@pytest.mark.parametrize("spec_name", list(V1_MODEL_DIGESTS))
+def test_a_v1_spec_still_generates_the_same_model_project(spec_name: str) -> None:
+    digest = hashlib.sha256()
+    for path, content in _generate("model", SPECS[spec_name]).files.items():
+        digest.update(path.encode() + b"\0" + content + b"\0")
+    assert digest.hexdigest() == V1_MODEL_DIGESTS[spec_name]
 
 
 # -- refusals -------------------------------------------------------------------------------------
@@ -480,21 +801,42 @@ LONGEST_NAME = 64  # entity and field names: the patterns of snapinfra_shared.sp
 FIELD_TYPES = ["string", "text", "integer", "number", "boolean", "datetime", "date", "email", "url", "uuid"]
 
 
+def _long(prefix: str) -> str:
+    return (prefix + "x" * LONGEST_NAME)[:LONGEST_NAME]
+
+
+def _entity_name(i: int) -> str:
+    return (f"Entity{i}" + "Ab" * LONGEST_NAME)[:LONGEST_NAME]  # each Ab adds a _ to snake names
+
+
+def _v2_fields(i: int) -> list[dict[str, Any]]:
+    """One field of every v2 kind, with every rule it takes, and a reference to the entity before (a chain of
+    required references that restrict and cascade by turns)."""
+    fields: list[dict[str, Any]] = [
+        {"name": _long("decimal_field_"), "type": "decimal", "unique": True, "minimum": 0, "maximum": 1e9},
+        {"name": _long("enum_field_"), "type": "enum", "values": ["first value", "second-value", "third.value"]},
+        {"name": _long("list_field_"), "type": "list", "items": "decimal", "min_items": 1, "max_items": 1000},
+        {"name": _long("unique_field_"), "type": "string", "unique": True, "min_length": 3, "max_length": 1_000_000},
+        {"name": _long("default_field_"), "type": "datetime", "default": "2024-01-01T00:00:00Z"},
+    ]
+    if i > 1:
+        rule = "cascade" if i % 2 else "restrict"
+        fields.append({"name": _long("reference_field_"), "type": "reference", "references": _entity_name(i - 1)})
+        fields[-1]["on_delete"] = rule
+    return fields
+
+
 def _longest_names_spec(count: int) -> dict[str, Any]:
     """`count` entities (Entity1..EntityN, unpadded, so 10 sorts after 9 only naturally) with names and field
     names as long as the spec allows, one field of every type each."""
     return {
         "entities": [
             {
-                "name": (f"Entity{i}" + "Ab" * LONGEST_NAME)[:LONGEST_NAME],  # each Ab adds a _ to snake names
+                "name": _entity_name(i),
                 "fields": [
-                    {
-                        "name": (f"{kind}_field_" + "x" * LONGEST_NAME)[:LONGEST_NAME],
-                        "type": kind,
-                        "required": i % 2 == 0,
-                    }
-                    for kind in FIELD_TYPES
-                ],
+                    {"name": _long(f"{kind}_field_"), "type": kind, "required": i % 2 == 0} for kind in FIELD_TYPES
+                ]
+                + _v2_fields(i),
             }
             for i in range(1, count + 1)
         ]

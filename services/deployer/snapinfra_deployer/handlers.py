@@ -253,6 +253,9 @@ def _create_stack(
         raise StackRejected(f"Parameters: [{', '.join(undeclared)}] do not exist in the template")
     if "Environment" in declared and "Environment" not in parameters:
         parameters["Environment"] = turn.environment
+    if CODE_PARAMETERS & declared:
+        parameters.update(_code_parameters(deps, data, turn, declared))
+        steps.append(_said(f"function code package copied to s3://{deps.templates.bucket}/{parameters['CodeKey']}"))
     stack_id = stacks.create(
         name=turn.stack_name,
         body=template.body,
@@ -270,6 +273,24 @@ def _create_stack(
     steps.append(_said(f"stack creation requested ({stack_id})"))
     log.info("stack creation requested", extra={"stack_name": turn.stack_name, "region": turn.region})
     return replace(turn, stack_id=stack_id, template_key=template.key)
+
+
+# The parameters a template with a function declares for its code package; the deployer fills them.
+CODE_PARAMETERS = frozenset({"CodeBucket", "CodeKey", "CodeRuntime", "CodeArchitecture"})
+
+
+def _code_parameters(
+    deps: Dependencies, data: DeploymentRequested, turn: DeploymentRecord, declared: set[str]
+) -> dict[str, str]:
+    """Where the deployment's copy of the code package is, and what it was built for (codegen's manifest)."""
+    key, package = deps.templates.copy_code_package(data.artifact, turn.user_id, turn.deployment_id)
+    values = {
+        "CodeBucket": deps.templates.bucket,
+        "CodeKey": key,
+        "CodeRuntime": package.runtime,
+        "CodeArchitecture": package.architecture,
+    }
+    return {name: value for name, value in values.items() if name in declared}
 
 
 def _look_again(deps: Dependencies, event: Envelope, turn: DeploymentRecord, status: str) -> None:

@@ -1,6 +1,7 @@
 """`python -m snapinfra_shared.local.moto_main [PORT]`: moto's server on loopback for `make dev`,
 `snapinfra-dev aws` and every test (through `EmbeddedAws`), without its access log (a line per AWS call
-would drown the services' logs), and with DynamoDB made atomic.
+would drown the services' logs), with DynamoDB made atomic, and with CloudFormation able to create an HTTP API
+(`apigatewayv2_cfn`).
 
 DynamoDB applies each request atomically: a conditional write checks and writes an item as one step,
 a transaction applies whole or not at all. moto's backend does not: it checks a condition, then
@@ -27,6 +28,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from snapinfra_shared.local import apigatewayv2_cfn  # noqa: F401 - registers AWS::ApiGatewayV2::* with moto's CloudFormation
 
 LINGER_SECONDS = 2.0
 

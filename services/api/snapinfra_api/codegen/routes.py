@@ -17,7 +17,6 @@ from snapinfra_api.codegen.schemas import (
     ListQuery,
 )
 from snapinfra_api.codegen.use_cases import ArtifactGone, DiagramGone, JobNotFound, JobNotReady
-from snapinfra_api.domain.interpret import UninterpretablePrompt
 from snapinfra_api.http.contract import Body, EventStream, documented
 from snapinfra_api.http.errors import ApiError, api_error_response
 from snapinfra_api.http.limits import idempotent, rate_limited
@@ -30,6 +29,7 @@ from snapinfra_api.http.streams import (
     slots_of,
     status_events,
 )
+from snapinfra_api.interpreter import UninterpretablePrompt
 
 bp = Blueprint("codegen", __name__, url_prefix="/api/code-gen")
 bp.before_request(authenticate)

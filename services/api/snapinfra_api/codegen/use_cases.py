@@ -13,7 +13,7 @@ from snapinfra_api.adapters.outbox import publish_now
 from snapinfra_api.codegen.artifacts import ArtifactMissing, Download
 from snapinfra_api.codegen.model import CodeGenJob
 from snapinfra_api.codegen.store import Page
-from snapinfra_api.domain.interpret import infer_spec
+from snapinfra_api.interpreter import infer_spec
 from snapinfra_shared.catalog import CodeGenerationDeleted, CodeGenerationRequested
 from snapinfra_shared.events import new_event
 from snapinfra_shared.spec import ProjectSpec, ProjectType

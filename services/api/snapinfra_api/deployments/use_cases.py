@@ -17,8 +17,8 @@ from snapinfra_shared.events import new_event
 if TYPE_CHECKING:
     from snapinfra_api.ports import EventPublisher, JobStore, Outbox
 
-# Where each project type keeps its template, inside the ZIP's project folder.
-TEMPLATE_PATHS = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
+# The project types whose code generation carries infrastructure (a fast answer before the artifact is read).
+DEPLOYABLE_TYPES = frozenset({"infra", "full-stack"})
 
 
 class DeploymentNotFound(LookupError):
@@ -61,7 +61,7 @@ class Deployments:
         job = self.jobs.get(user_id, code_gen_id)
         if job is None:
             raise CodeGenerationNotFound(code_gen_id)
-        if job.type not in TEMPLATE_PATHS:
+        if job.type not in DEPLOYABLE_TYPES:
             raise DeploymentConflict(
                 "no_infrastructure",
                 f"code generation {job.id} is of type {job.type}, which has no infrastructure to deploy "
@@ -71,7 +71,12 @@ class Deployments:
             raise DeploymentConflict(
                 "not_completed", f"code generation {job.id} is {job.status}; it can be deployed once it is completed"
             )
-        folder = job.artifact.key.rsplit("/", 1)[-1].removesuffix(".zip")
+        # Where the template is inside the ZIP is codegen's to say (the artifact of its Completed event).
+        template_path = job.artifact.template_path
+        if template_path is None:
+            raise DeploymentConflict(
+                "no_infrastructure", f"code generation {job.id} has no CloudFormation template to deploy"
+            )
         now = datetime.now(UTC)
         deployment_id = str(uuid6.uuid7())
         deployment = Deployment(
@@ -99,7 +104,7 @@ class Deployments:
                 environment=environment,
                 stack_name=deployment.stack_name,
                 artifact=job.artifact,
-                template_path=f"{folder}/{TEMPLATE_PATHS[job.type]}",
+                template_path=template_path,
                 parameters=parameters,
                 region=region,
                 role_arn=role_arn,

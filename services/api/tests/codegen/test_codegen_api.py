@@ -92,6 +92,16 @@ def test_a_given_spec_drives_the_job(alice):
     assert create(alice)["entities"] == ["Spaceship"]
 
 
+def _v2(field: dict) -> dict:
+    """A spec with an Author and a Book holding `field`."""
+    return {
+        "entities": [
+            {"name": "Author", "fields": [{"name": "name"}]},
+            {"name": "Book", "fields": [field]},
+        ]
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -109,6 +119,49 @@ def test_a_given_spec_drives_the_job(alice):
         (
             {**GUIDE_REQUEST, "spec": {"entities": [{"name": "User", "fields": [{"name": "id"}]}]}},
             "spec.entities.0.fields.0.name",
+        ),
+        # Spec v2: the rules the generator relies on are refused at the door, never a failed job.
+        (
+            {**GUIDE_REQUEST, "spec": _v2({"name": "author_id", "type": "reference", "references": "Writer"})},
+            "spec.entities.1.fields.0.references",
+        ),
+        (
+            {**GUIDE_REQUEST, "spec": _v2({"name": "status", "type": "enum", "values": []})},
+            "spec.entities.1.fields.0.values",
+        ),
+        (
+            {
+                **GUIDE_REQUEST,
+                "spec": _v2({"name": "author_id", "type": "reference", "references": "Author", "onDelete": "erase"}),
+            },
+            "spec.entities.1.fields.0.onDelete",
+        ),
+        (
+            {**GUIDE_REQUEST, "spec": _v2({"name": "price", "type": "decimal", "minimum": 5, "maximum": 1})},
+            "spec.entities.1.fields.0.minimum",
+        ),
+        (
+            {**GUIDE_REQUEST, "spec": _v2({"name": "count", "type": "integer", "minLength": 2})},
+            "spec.entities.1.fields.0.minLength",
+        ),
+        (
+            {
+                **GUIDE_REQUEST,
+                "spec": _v2({"name": "tags", "type": "list", "items": "string", "minItems": 4, "maxItems": 2}),
+            },
+            "spec.entities.1.fields.0.minItems",
+        ),
+        (
+            {
+                **GUIDE_REQUEST,
+                "spec": {
+                    "entities": [
+                        {"name": "Egg", "fields": [{"name": "hen_id", "type": "reference", "references": "Hen"}]},
+                        {"name": "Hen", "fields": [{"name": "egg_id", "type": "reference", "references": "Egg"}]},
+                    ]
+                },
+            },
+            "spec.entities.1.fields.0.references",
         ),
     ],
 )

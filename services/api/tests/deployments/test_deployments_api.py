@@ -26,12 +26,20 @@ def deliver(deps, source, type_, user, at=None, **data):
     return event
 
 
-def completed_job(who, deps, project_type="infra", project_id="project-123"):
+# Where codegen says each project type's template is (the api forwards what the artifact says, never guesses).
+TEMPLATE_AT = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}
+
+
+def completed_job(who, deps, project_type="infra", project_id="project-123", template_path="default"):
     job = who.post("/api/code-gen", json={"projectId": project_id, "type": project_type, "prompt": "x", "spec": SPEC})
     assert job.status_code == 202
     job_id = job.json["id"]
     key = f"codegen/{who.user}/{job_id}/{project_id}.zip"
-    artifact = Artifact(bucket="b", key=key, manifest_key="m", size_bytes=1, file_count=1, sha256="0" * 64)
+    if template_path == "default":
+        template_path = f"{project_id}/{TEMPLATE_AT[project_type]}" if project_type in TEMPLATE_AT else None
+    artifact = Artifact(
+        bucket="b", key=key, manifest_key="m", size_bytes=1, file_count=1, sha256="0" * 64, template_path=template_path
+    )
     deliver(
         deps,
         "codegen",
@@ -94,6 +102,20 @@ def test_a_full_stack_generation_deploys_its_infra_folder_in_the_region_asked(al
     [event] = requests_on_the_deployer_queue(stack)
     assert event.data["template_path"] == "project-123/infra/template.yaml"
     assert event.data["region"] == "eu-west-1" and event.data["role_arn"] == role
+
+
+def test_the_template_path_is_the_one_codegen_announced(alice, deps, stack):
+    job_id = completed_job(alice, deps, "full-stack", template_path="project-123/template.yaml")
+    stack.drain("deployer")
+    deploy(alice, job_id)
+    [event] = requests_on_the_deployer_queue(stack)
+    assert event.data["template_path"] == "project-123/template.yaml"
+
+
+def test_a_generation_whose_artifact_names_no_template_gets_409(alice, deps):
+    job_id = completed_job(alice, deps, "full-stack", template_path=None)
+    response = alice.post("/api/deployments", json={"codeGenId": job_id, "environment": "dev"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "no_infrastructure", response.json
 
 
 def test_what_cannot_be_deployed_gets_409_with_the_reason_and_another_user_s_generation_404(alice, bob, deps):

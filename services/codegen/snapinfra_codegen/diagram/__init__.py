@@ -3,7 +3,7 @@ the project deploys, as SVG (stored beside the ZIP and inside it) and as Mermaid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from snapinfra_codegen.diagram.mermaid import markdown_section
 from snapinfra_codegen.diagram.model import architecture
@@ -24,7 +24,8 @@ def with_diagram(
     project: GeneratedProject, project_name: str, spec: ProjectSpec, project_type: ProjectType
 ) -> Diagrammed:
     """The project with `docs/architecture.svg` added and an Architecture section (Mermaid) at the end of
-    its README, whichever generator made it; the SVG's bytes. Deterministic, like the generators."""
+    its README, whichever generator made it; the SVG's bytes. Everything else the generator said of the
+    project (where its template is) stays as it said. Deterministic, like the generators."""
     arch = architecture(spec, project_type, project_name)
     svg = render_svg(arch).encode()
     files = dict(project.files)
@@ -33,4 +34,4 @@ def with_diagram(
     if readme in files:
         section = markdown_section(arch, SVG_PATH)
         files[readme] = files[readme].rstrip(b"\n") + b"\n\n" + section.encode() + b"\n"
-    return Diagrammed(GeneratedProject(files=dict(sorted(files.items()))), svg)
+    return Diagrammed(replace(project, files=dict(sorted(files.items()))), svg)

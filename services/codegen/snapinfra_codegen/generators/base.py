@@ -26,10 +26,25 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True)
+class FunctionSource:
+    """What of a project runs as an AWS Lambda function (see `function_package.build_code_package`)."""
+
+    root: str  # the project folder, with its slash: "shop/"
+    packages: tuple[str, ...]  # the folders under it that are the function's code, e.g. ("app",)
+    handler: str  # e.g. "app.lambda_handler.handler"
+    requirements: tuple[str, ...]  # pinned "name==version", vendored with their dependencies
+
+
+@dataclass(frozen=True)
 class GeneratedProject:
-    """The files of a project, by relative POSIX path (e.g. "app/main.py")."""
+    """The files of a project, by relative POSIX path (e.g. "app/main.py").
+
+    `template_path` is where its CloudFormation template is (None: it has none); the generator that wrote the
+    template is the one place that says so, and the api and the deployer read it from the artifact."""
 
     files: dict[str, bytes] = field(default_factory=dict)
+    template_path: str | None = None
+    function: FunctionSource | None = None
 
     @property
     def total_bytes(self) -> int:

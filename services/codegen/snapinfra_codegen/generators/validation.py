@@ -56,6 +56,11 @@ def validate_project(project: GeneratedProject, project_name: str, limits: Proje
         )
 
     _check_collisions(list(files))
+    if project.template_path is not None and project.template_path not in files:
+        raise GenerationError(
+            f"the generated project has no CloudFormation template at {_show(project.template_path)}, "
+            "where it was to be"
+        )
 
     for path, content in files.items():
         lowered = path.lower()

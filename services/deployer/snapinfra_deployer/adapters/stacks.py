@@ -102,6 +102,9 @@ class Stacks:
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
                 TimeoutInMinutes=timeout_minutes,
                 OnFailure="ROLLBACK",
+                # A full-stack template declares its function's role (unnamed, so CAPABILITY_IAM suffices); what
+                # CloudFormation may create is bounded by the execution role the deployer passes, not by this.
+                Capabilities=["CAPABILITY_IAM"],
                 ClientRequestToken=token,
                 **self._role,
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from snapinfra_shared.catalog import Artifact
+from snapinfra_shared.catalog import Artifact, CodePackage
 
 # CloudFormation takes at most this much as a TemplateBody.
 MAX_TEMPLATE_BYTES = 51_200
@@ -28,16 +28,6 @@ class Template:
     key: str
     path: str  # where it was inside the ZIP
     body: str
-
-
-def candidates(template_path: str) -> list[str]:
-    """The path the api named, then the other places a generator puts a template in the project folder."""
-    folder = template_path.split("/", 1)[0]
-    found = [template_path]
-    for path in (f"{folder}/infra/template.yaml", f"{folder}/template.yaml"):
-        if path not in found:
-            found.append(path)
-    return found
 
 
 class TemplateStore:
@@ -83,16 +73,45 @@ class TemplateStore:
             archive = zipfile.ZipFile(io.BytesIO(blob))
         except zipfile.BadZipFile as exc:
             raise TemplateUnavailable("the code generation's artifact is not a ZIP") from exc
-        names = set(archive.namelist())
-        for path in candidates(posixpath.normpath(template_path)):
-            if path in names:
-                info = archive.getinfo(path)
-                if info.file_size > MAX_TEMPLATE_BYTES:
-                    raise TemplateUnavailable(
-                        f"{path} has {info.file_size} bytes; CloudFormation takes at most {MAX_TEMPLATE_BYTES}"
-                    )
-                try:
-                    return path, archive.read(path).decode()
-                except UnicodeDecodeError as exc:
-                    raise TemplateUnavailable(f"{path} is not UTF-8 text") from exc
-        raise TemplateUnavailable(f"the code generation has no CloudFormation template at {template_path}")
+        # The path codegen announced (the artifact's template_path, forwarded by the api): nowhere else.
+        path = posixpath.normpath(template_path)
+        if path not in set(archive.namelist()):
+            raise TemplateUnavailable(f"the code generation has no CloudFormation template at {template_path}")
+        info = archive.getinfo(path)
+        if info.file_size > MAX_TEMPLATE_BYTES:
+            raise TemplateUnavailable(
+                f"{path} has {info.file_size} bytes; CloudFormation takes at most {MAX_TEMPLATE_BYTES}"
+            )
+        try:
+            return path, archive.read(path).decode()
+        except UnicodeDecodeError as exc:
+            raise TemplateUnavailable(f"{path} is not UTF-8 text") from exc
+
+    def code_package_key(self, user_id: str, deployment_id: str) -> str:
+        return f"{self.prefix}{user_id}/{deployment_id}/function.zip"
+
+    def copy_code_package(self, artifact: Artifact, user_id: str, deployment_id: str) -> tuple[str, CodePackage]:
+        """The deployment's own copy of the function's code package (read by the key codegen announced, copied
+        inside S3): the stack reads it there, so deleting the code generation never breaks the function."""
+        package = artifact.code_package
+        if package is None:
+            raise TemplateUnavailable(
+                "the template deploys a function, and the code generation has no code package for it "
+                "(see code_package in its manifest.json for why)"
+            )
+        key = self.code_package_key(user_id, deployment_id)
+        try:
+            self._s3.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": artifact.bucket, "Key": package.key},
+                MetadataDirective="REPLACE",
+                ContentType="application/zip",
+                Metadata={"deployment-id": deployment_id, "sha256": package.sha256},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchBucket"):
+                gone = "the function's code package is gone (was the code generation deleted?)"
+                raise TemplateUnavailable(gone) from exc
+            raise
+        return key, package

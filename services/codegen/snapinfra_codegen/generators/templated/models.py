@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -18,7 +19,14 @@ from snapinfra_codegen.generators.templated.pysrc import (
     sort_names,
     wrap,
 )
-from snapinfra_codegen.generators.templated.samples import applies_max_length, invalid_values, literal, valid_values
+from snapinfra_codegen.generators.templated.samples import (
+    ProjectSamples,
+    applies_max_length,
+    default_json,
+    invalid_values,
+    literal,
+)
+from snapinfra_shared.spec import FieldSpec
 
 # spec type -> (annotation when validating input, annotation when reading a stored record)
 _ANNOTATIONS = {
@@ -32,11 +40,13 @@ _ANNOTATIONS = {
     "email": ("Email", "StrictStr"),
     "url": ("Url", "StrictStr"),
     "uuid": ("UUID", "UUID"),
+    "decimal": ("DecimalNumber", "DecimalNumber"),
+    "reference": ("UUID", "UUID"),
 }
 # Format checks that must run after a length limit (see _types.py).
 _FORMAT_VALIDATORS = {"email": "EMAIL_FORMAT", "url": "URL_FORMAT"}
 _PYDANTIC_NAMES = frozenset({"BaseModel", "ConfigDict", "Field", "StrictStr", "StrictInt", "StrictFloat", "StrictBool"})
-_LOCAL_NAMES = frozenset({"Date", "DateTime", "Email", "Url", "EMAIL_FORMAT", "URL_FORMAT", "NotNull"})
+_LOCAL_NAMES = frozenset({"Date", "DateTime", "DecimalNumber", "Email", "Url", "EMAIL_FORMAT", "URL_FORMAT", "NotNull"})
 
 
 @dataclass(frozen=True)
@@ -47,23 +57,98 @@ class ModelContext:
     api: bool  # whether the models back REST routes (changes the docstrings only)
 
 
-def _input_annotation(field: FieldNames) -> str:
-    """The type of a field in the Create model, length limit included for email and URL fields."""
-    field_type = field.spec.type
-    if field_type in _FORMAT_VALIDATORS and applies_max_length(field):
-        return f"Annotated[StrictStr, Field(max_length={field.spec.max_length}), {_FORMAT_VALIDATORS[field_type]}]"
-    return _ANNOTATIONS[field_type][0]
+def _length_bounds(spec: FieldSpec) -> list[str]:
+    bounds = []
+    if spec.min_length is not None:
+        bounds.append(f"min_length={spec.min_length}")
+    if spec.max_length is not None:
+        bounds.append(f"max_length={spec.max_length}")
+    return bounds
 
 
-def _field_line(field: FieldNames, annotation: str, *, default_none: bool, validate: bool) -> str:
+def _scalar_annotation(kind: str, spec: FieldSpec, index: int, enums: dict[str, str] | None = None) -> str:
+    if kind == "enum":
+        return (enums or {}).get(spec.name, "StrictStr")
+    return _ANNOTATIONS[kind][index]
+
+
+def _enum_aliases(entity: EntityNames) -> dict[str, str]:
+    """field name -> the module-level alias of its Literal type (short, so the field lines stay short)."""
+    enums = [f for f in entity.fields if f.spec.type == "enum"]
+    return {f.name: f"_Enum{n}" for n, f in enumerate(enums, 1)}
+
+
+def _enum_alias_lines(entity: EntityNames) -> list[str]:
+    lines: list[str] = []
+    for field in entity.fields:
+        if field.spec.type != "enum":
+            continue
+        alias = _enum_aliases(entity)[field.name]
+        values = [json.dumps(value) for value in field.spec.values or []]
+        line = f"{alias} = Literal[{', '.join(values)}]"
+        lines.append(f"# The values of {field.name}.")
+        if len(line) <= LINE_LENGTH:
+            lines.append(line)
+        else:
+            lines += [f"{alias} = Literal[", *(f"    {value}," for value in values), "]"]
+    return lines
+
+
+def _input_annotation(field: FieldNames, enums: dict[str, str]) -> str:
+    """The type of a field in the Create model, length limits included for email and URL fields."""
+    spec = field.spec
+    field_type = spec.type
+    if field_type in _FORMAT_VALIDATORS and _length_bounds(spec):
+        return f"Annotated[StrictStr, Field({', '.join(_length_bounds(spec))}), {_FORMAT_VALIDATORS[field_type]}]"
+    if field_type == "list":
+        return f"list[{_scalar_annotation(spec.items or 'string', spec, 0)}]"
+    return _scalar_annotation(field_type, spec, 0, enums)
+
+
+def _output_annotation(field: FieldNames, enums: dict[str, str]) -> str:
+    spec = field.spec
+    if spec.type == "list":
+        return f"list[{_scalar_annotation(spec.items or 'string', spec, 1)}]"
+    return _scalar_annotation(spec.type, spec, 1, enums)
+
+
+def _bound(spec: FieldSpec, value: float) -> str:
+    """A bound as source: exact for a decimal (a float 0.01 is a little more than 0.01)."""
+    if spec.type == "decimal":
+        return f'Decimal("{value}")'
+    return repr(value)
+
+
+def _default_source(spec: FieldSpec) -> str:
+    """The spec's default as Python source (a decimal's as a string, so its digits stay exact)."""
+    if spec.type == "decimal":
+        return json.dumps(str(spec.default))
+    return literal(spec.default)
+
+
+def _field_line(
+    field: FieldNames, annotation: str, *, default_none: bool, validate: bool, default: bool = False
+) -> str:
     """One annotated attribute of a model class."""
+    spec = field.spec
     kwargs = []
+    if default:
+        kwargs += [f"default={_default_source(spec)}", "validate_default=True"]
     if field.alias is not None:
         kwargs.append(f'alias="{field.alias}"')
-    if validate and applies_max_length(field) and field.spec.type not in _FORMAT_VALIDATORS:
-        kwargs.append(f"max_length={field.spec.max_length}")
-    if validate and field.spec.type == "number":
+    if validate and spec.type in ("string", "text"):
+        kwargs += _length_bounds(spec)
+    if validate and spec.type == "list":
+        kwargs += [f"min_length={spec.min_items}"] if spec.min_items is not None else []
+        kwargs += [f"max_length={spec.max_items}"] if spec.max_items is not None else []
+    if validate and spec.minimum is not None:
+        kwargs.append(f"ge={_bound(spec, spec.minimum)}")
+    if validate and spec.maximum is not None:
+        kwargs.append(f"le={_bound(spec, spec.maximum)}")
+    if validate and spec.type == "number":
         kwargs.append("allow_inf_nan=False")
+    if default:
+        return call(f"{field.attribute}: {annotation} = Field", kwargs, 4)
     if default_none:
         if kwargs:
             return call(f"{field.attribute}: {annotation} = Field", ["default=None", *kwargs], 4)
@@ -92,23 +177,31 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
     """Source of the module defining <Entity>Create, <Entity>Update and <Entity>."""
     create_lines, update_lines, output_lines = [], [], []
     for field in entity.fields:
-        input_type, output_type = _input_annotation(field), _ANNOTATIONS[field.spec.type][1]
+        enums = _enum_aliases(entity)
+        input_type, output_type = _input_annotation(field, enums), _output_annotation(field, enums)
+        has_default = field.spec.default is not None
         if field.spec.required:
-            create_lines.append(_field_line(field, input_type, default_none=False, validate=True))
+            create_lines.append(_field_line(field, input_type, default_none=False, validate=True, default=has_default))
             # May be left out of an update, but an explicit null is refused.
             update_lines.append(_field_line(field, f"NotNull[{input_type}]", default_none=True, validate=True))
             output_lines.append(_field_line(field, output_type, default_none=False, validate=False))
         else:
-            create_lines.append(_field_line(field, f"{input_type} | None", default_none=True, validate=True))
+            create_lines.append(
+                _field_line(field, f"{input_type} | None", default_none=True, validate=True, default=has_default)
+            )
             update_lines.append(_field_line(field, f"{input_type} | None", default_none=True, validate=True))
             output_lines.append(_field_line(field, f"{output_type} | None", default_none=True, validate=False))
-    body = "\n".join(create_lines + update_lines + output_lines)
+    aliases = _enum_alias_lines(entity)
+    body = "\n".join(aliases + create_lines + update_lines + output_lines)
     used = {name for name in re.findall(r"[A-Za-z_]+", body) if name in _PYDANTIC_NAMES | _LOCAL_NAMES}
     used |= {"BaseModel", "ConfigDict", "DateTime"}
 
     imports = []
-    if "Annotated[" in body:
-        imports.append("from typing import Annotated")
+    if 'Decimal("' in body:
+        imports.append("from decimal import Decimal")
+    typing_names = [name for name in ("Annotated", "Literal") if f"{name}[" in body]
+    if typing_names:
+        imports.append(f"from typing import {', '.join(typing_names)}")
     imports += [
         "from uuid import UUID",
         "",
@@ -143,6 +236,7 @@ def model_module(entity: EntityNames, ctx: ModelContext) -> str:
         f'"""{module_doc}\n"""',
         "",
         "\n".join(imports),
+        *(["", *aliases] if aliases else []),
         "",
         "",
         f"class {entity.create_class}(BaseModel):",
@@ -186,33 +280,57 @@ def models_init(entities: list[EntityNames], ctx: ModelContext, doc: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def types_module() -> str:
-    return render("models/types.py.tmpl")
+def types_module(entities: list[EntityNames]) -> str:
+    """The shared field types; the decimal type only when a field needs it (a v1 spec's stay as they were)."""
+    text = render("models/types.py.tmpl")
+    if any(f.spec.type == "decimal" or f.spec.items == "decimal" for e in entities for f in e.fields):
+        text = text.replace(
+            "from datetime import date, datetime\n",
+            "from datetime import date, datetime\nfrom decimal import Decimal\n",
+            1,
+        )
+        text = text.replace(
+            "from pydantic import AfterValidator, StrictStr", "from pydantic import AfterValidator, Field, StrictStr", 1
+        )
+        text += render("models/types_decimal.py.tmpl")
+    return text
 
 
 # -- test data shared by the model tests and the route tests ---------------------------------------
 
 
-def sample_constants(entity: EntityNames) -> str:
-    """VALID, OTHER, REQUIRED_FIELDS, OPTIONAL_FIELDS and INVALID_VALUES for an entity's tests."""
+def _defaulted(entity: EntityNames) -> list[FieldNames]:
+    return [f for f in entity.fields if f.spec.default is not None]
+
+
+def sample_constants(entity: EntityNames, samples: ProjectSamples) -> str:
+    """VALID, OTHER, REQUIRED_FIELDS, OPTIONAL_FIELDS, DEFAULTS (when some field has one) and INVALID_VALUES
+    for an entity's tests."""
     valid, other = [], []
     for field in entity.fields:
-        first, second = valid_values(entity, field)
+        first, second = samples.values(entity, field)
         key = f'"{field.name}"'
         valid.append((key, literal(first)))
         other.append((key, literal(second)))
     invalid = [
         call("pytest.param", [f'"{case.field}"', case.source, f'id="{case.field}-{case.reason}"'], 4, ",")
         for field in entity.fields
-        for case in invalid_values(field)
+        for case in invalid_values(entity, field)
     ]
     blocks = [
         "# Valid values for every field, in the form the API returns them.",
         dict_literal("VALID", valid),
         "# Different valid values, used to update.",
         dict_literal("OTHER", other),
-        list_literal("REQUIRED_FIELDS", [f'"{f.name}"' for f in entity.required_fields]),
-        list_literal("OPTIONAL_FIELDS", [f'"{f.name}"' for f in entity.optional_fields]),
+        list_literal("REQUIRED_FIELDS", [f'"{f.name}"' for f in entity.required_fields if f.spec.default is None]),
+        list_literal("OPTIONAL_FIELDS", [f'"{f.name}"' for f in entity.optional_fields if f.spec.default is None]),
+    ]
+    if _defaulted(entity):
+        blocks += [
+            "# The value a field left out of a create takes.",
+            dict_literal("DEFAULTS", [(f'"{f.name}"', literal(default_json(f.spec))) for f in _defaulted(entity)]),
+        ]
+    blocks += [
         "# (field, value) pairs that must be refused.",
         "INVALID_VALUES = [\n" + "".join(f"{param}\n" for param in invalid) + "]",
     ]
@@ -222,13 +340,13 @@ def sample_constants(entity: EntityNames) -> str:
 def boundary_params(entity: EntityNames) -> list[str]:
     """pytest.param("field", n) for string fields with a max_length: a value of exactly n must pass."""
     return [
-        f'pytest.param("{f.name}", {f.spec.max_length}, id="{f.name}")'
+        call("pytest.param", [f'"{f.name}"', str(f.spec.max_length), f'id="{f.name}"'], 4).removeprefix("    ")
         for f in entity.fields
         if applies_max_length(f) and f.spec.type in ("string", "text")
     ]
 
 
-def model_tests(entity: EntityNames, ctx: ModelContext) -> str:
+def model_tests(entity: EntityNames, ctx: ModelContext, samples: ProjectSamples) -> str:
     """Source of tests/test_<entity>_models.py. The classes are imported as Create, Update and Output."""
     aliases = {entity.create_class: "Create", entity.output_class: "Output", entity.update_class: "Update"}
     imports = "\n".join(aliased_import(ctx.package, name, alias) for name, alias in sort_names(aliases.items()))
@@ -240,15 +358,18 @@ def model_tests(entity: EntityNames, ctx: ModelContext) -> str:
                 "records."
             ),
             imports=imports,
-            constants=sample_constants(entity),
+            constants=sample_constants(entity, samples),
         )
     ]
-    if entity.required_fields:
+    defaults = bool(_defaulted(entity))
+    if any(f.spec.default is None for f in entity.required_fields):
         parts.append(render("models/test_models_required.py.tmpl"))
+    elif defaults:
+        parts.append(render("models/test_models_no_required_defaults.py.tmpl"))
     else:
         parts.append(render("models/test_models_no_required.py.tmpl"))
-    if entity.optional_fields:
-        parts.append(render("models/test_models_optional.py.tmpl"))
+    if any(f.spec.default is None for f in entity.optional_fields):
+        parts.append(render("models/test_models_optional.py.tmpl", with_defaults=", **DEFAULTS" if defaults else ""))
     boundaries = boundary_params(entity)
     if boundaries:
         parts.append(

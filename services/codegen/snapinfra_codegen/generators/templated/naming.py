@@ -13,16 +13,32 @@ from snapinfra_shared.naming import EntityNames, FieldNames, clashes, names_of, 
 from snapinfra_shared.spec import ProjectSpec
 
 __all__ = [
+    "MAX_INDEXED_FILTERS",
     "EntityNames",
     "FieldNames",
     "check_project_name",
     "entity_names",
+    "filter_fields",
+    "indexed_filters",
     "pluralize",
     "python_package_name",
     "snake_case",
 ]
 
 PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,99}$")
+# A DynamoDB table has at most 20 global secondary indexes: by_order, then one per filter field up to this
+# many (the generated app/repository.py's MAX_INDEXED_FILTERS); a further filter reads by_order.
+MAX_INDEXED_FILTERS = 19
+
+
+def filter_fields(entity: EntityNames) -> list[FieldNames]:
+    """The fields a listing filters on: every reference and enum field."""
+    return [f for f in entity.fields if f.spec.type in ("reference", "enum")]
+
+
+def indexed_filters(entity: EntityNames) -> list[FieldNames]:
+    """The filter fields with their own `by_<field>` index in the entity's table."""
+    return filter_fields(entity)[:MAX_INDEXED_FILTERS]
 
 
 def python_package_name(project_name: str, suffix: str) -> str:

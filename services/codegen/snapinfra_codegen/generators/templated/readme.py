@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from snapinfra_codegen.generators.templated.naming import EntityNames
+from snapinfra_codegen.generators.templated.naming import EntityNames, FieldNames, filter_fields
 from snapinfra_codegen.generators.templated.pysrc import from_import
-from snapinfra_codegen.generators.templated.samples import applies_max_length, literal, valid_values
+from snapinfra_codegen.generators.templated.samples import Value, applies_max_length, literal, valid_values
+from snapinfra_shared.spec import FieldSpec
 
 _TYPE_DESCRIPTIONS = {
     "string": "string",
@@ -19,7 +20,46 @@ _TYPE_DESCRIPTIONS = {
     "email": "email address",
     "url": "http(s) URL",
     "uuid": "UUID",
+    "decimal": "decimal (exact; a JSON number or string in, a string out)",
+    "enum": "enum",
+    "reference": "reference (an id)",
+    "list": "list",
 }
+
+
+def _type_description(spec: FieldSpec) -> str:
+    if spec.type == "list":
+        return f"list of {_TYPE_DESCRIPTIONS[spec.items or 'string']}"
+    if spec.type == "reference":
+        return f"id of a {spec.references}"
+    return _TYPE_DESCRIPTIONS[spec.type]
+
+
+def _constraints(field: FieldNames) -> str:
+    """The rules the API enforces on a field, in words."""
+    spec = field.spec
+    parts = []
+    if spec.min_length is not None:
+        parts.append(f"at least {spec.min_length} character{'s' if spec.min_length != 1 else ''}")
+    if applies_max_length(field) and spec.max_length is not None:
+        parts.append(f"at most {spec.max_length} character{'s' if spec.max_length != 1 else ''}")
+    if spec.minimum is not None:
+        parts.append(f">= {spec.minimum}")
+    if spec.maximum is not None:
+        parts.append(f"<= {spec.maximum}")
+    if spec.min_items is not None:
+        parts.append(f"at least {spec.min_items} items")
+    if spec.max_items is not None:
+        parts.append(f"at most {spec.max_items} items")
+    if spec.values:
+        parts.append("one of " + ", ".join(f"`{value}`" for value in spec.values))
+    if spec.type == "reference":
+        parts.append(f"must exist (else 422); deleting the {spec.references}: {spec.on_delete_rule}")
+    if spec.unique:
+        parts.append("unique (else 409)")
+    if spec.default is not None:
+        parts.append(f"default `{json.dumps(spec.default)}`")
+    return "; ".join(parts)
 
 
 def entity_list(entities: list[EntityNames]) -> str:
@@ -47,40 +87,63 @@ def fields_table(entity: EntityNames, *, api: bool) -> str:
     ]
     for field in entity.fields:
         spec = field.spec
-        constraint = ""
-        if applies_max_length(field):
-            constraint = f"at most {spec.max_length} character{'s' if spec.max_length != 1 else ''}"
-        required = "yes" if spec.required else "no (null when left out)"
-        rows.append(f"| `{spec.name}` | {_TYPE_DESCRIPTIONS[spec.type]} | {required} | {constraint} |")
+        if spec.default is not None:
+            required = "no (the default when left out)"
+        else:
+            required = "yes" if spec.required else "no (null when left out)"
+        rows.append(f"| `{spec.name}` | {_type_description(spec)} | {required} | {_constraints(field)} |")
     return "\n".join(rows)
+
+
+def _example_value(entity: EntityNames, field: FieldNames) -> Value:
+    if field.spec.type == "reference":
+        return f"<id of a {field.spec.references}>"
+    return valid_values(entity, field)[0]
 
 
 def example_body(entity: EntityNames) -> str:
     """The first valid value of every field, as compact JSON."""
-    return json.dumps({f.name: valid_values(entity, f)[0] for f in entity.fields})
+    return json.dumps({f.name: _example_value(entity, f) for f in entity.fields})
 
 
 def example_dict(entity: EntityNames, indent: int) -> str:
     """The same example as a Python dict literal, one entry per line."""
     pad = " " * indent
-    entries = "".join(f'{pad}    "{f.name}": {literal(valid_values(entity, f)[0])},\n' for f in entity.fields)
+    entries = "".join(f'{pad}    "{f.name}": {literal(_example_value(entity, f))},\n' for f in entity.fields)
     return f"{{\n{entries}{pad}}}"
 
 
 def _routes_table(entity: EntityNames) -> str:
     p = entity.path
+    filters = [f.name for f in filter_fields(entity)]
+    listing = f"`{p}?limit=20&cursor=...`" + "".join(f" `&{name}=...`" for name in filters)
     return "\n".join(
         [
             "| Method | Path | Does | Success | Errors |",
             "| --- | --- | --- | --- | --- |",
-            f"| `POST` | `{p}` | create | 201 + `Location` | 400, 415, 422 |",
-            f"| `GET` | `{p}?limit=20&cursor=...` | list a page | 200 | 400 |",
+            f"| `POST` | `{p}` | create | 201 + `Location` | 400, 409, 415, 422 |",
+            f"| `GET` | {listing} | list a page, in creation order | 200 | 400 |",
             f"| `GET` | `{p}/<id>` | read | 200 | 404 |",
-            f"| `PATCH` | `{p}/<id>` | change the given fields | 200 | 404, 422 |",
-            f"| `PUT` | `{p}/<id>` | replace all fields | 200 | 404, 422 |",
-            f"| `DELETE` | `{p}/<id>` | delete | 204 | 404 |",
+            f"| `PATCH` | `{p}/<id>` | change the given fields | 200 | 404, 409, 422 |",
+            f"| `PUT` | `{p}/<id>` | replace all fields | 200 | 404, 409, 422 |",
+            f"| `DELETE` | `{p}/<id>` | delete | 204 | 404, 409 |",
         ]
     )
+
+
+def _relations(entity: EntityNames, entities: list[EntityNames]) -> str:
+    """The one-to-many side of each reference to this entity, and what deleting it does."""
+    lines = []
+    for other in entities:
+        for field in other.fields:
+            if field.spec.type == "reference" and field.spec.references == entity.name:
+                rule = field.spec.on_delete_rule
+                does = "deletes them too (cascade)" if rule == "cascade" else "is refused with 409 while any exist"
+                lines.append(
+                    f"- The {other.name} items of one {entity.name}: "
+                    f"`GET {other.path}?{field.name}=<id>`; deleting the {entity.name} {does}."
+                )
+    return "\n".join(lines)
 
 
 def _stack_outputs_snippet(project_name: str, entities: list[EntityNames]) -> str:
@@ -122,6 +185,7 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "```sh",
                 "python -m venv .venv && . .venv/bin/activate",
                 "pip install -r requirements-dev.txt",
+                "cp .env.example .env   # then edit; load it with: set -a; . ./.env; set +a",
                 "flask --app app run --debug   # http://127.0.0.1:5000",
                 "```",
                 "",
@@ -143,7 +207,8 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "```",
                 "",
                 "The tests use Flask's test client and the in-memory store; `tests/test_dynamodb.py` runs the same",
-                "routes against a DynamoDB table emulated by [moto](https://github.com/getmoto/moto).",
+                "routes against DynamoDB tables emulated by [moto](https://github.com/getmoto/moto).",
+                "`.github/workflows/ci.yml` runs ruff and the tests on every push and pull request.",
             ]
         ),
         "## Docker",
@@ -163,8 +228,8 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
         "\n".join(
             [
                 "Each entity is stored through a small repository interface (`app/repository.py`). When its",
-                "environment variable names a DynamoDB table (partition key `id`, a string), records go there;",
-                "otherwise they stay in memory and are lost on restart.",
+                "environment variable names a DynamoDB table, records go there; otherwise they stay in memory and",
+                "are lost on restart.",
                 "",
                 "| Entity | Table variable |" + (" Stack output |" if with_infra else ""),
                 "| --- | --- |" + (" --- |" if with_infra else ""),
@@ -173,7 +238,25 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                     for e in entities
                 ),
                 "",
-                "AWS settings come from the usual places (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...).",
+                "A table has the string partition key `id` and these global secondary indexes (see",
+                "`table_definition` in `app/repository.py`"
+                + (" and `infra/template.yaml`" if with_infra else "")
+                + "):",
+                "",
+                "- `by_order`: partition key `_list` (the same for every item), sort key `_order` (the creation time,",
+                "  fixed width, then the id). A listing is one Query in creation order, and a cursor is the `_order`",
+                "  of the last item, so pages stay stable while items are added or deleted. Every write to a table",
+                "  goes to this one index partition: fine for most apps, a limit past about 1,000 writes a second.",
+                "- `by_<field>` for each reference and enum field (sort key `_order`): filters a listing, and finds",
+                "  the items that refer to one being deleted. Past 19 such fields, the others filter `by_order`.",
+                "",
+                "A unique value is claimed by a guard item (`id` = `#unique#<field>#<value>`) written in the same",
+                "transaction as the record, so two items can never hold it, even under concurrent requests.",
+                "Decimal fields are stored as DynamoDB numbers, which drop trailing zeros (`19.90` reads back `19.9`).",
+                "",
+                "The region comes from `AWS_REGION` (or `AWS_DEFAULT_REGION`, or your AWS profile); with a table",
+                "variable set and no region anywhere, the app stops at start saying so. Credentials and endpoint",
+                "come from the usual places (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...); see `.env.example`.",
             ]
         ),
     ]
@@ -195,9 +278,20 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
             [
                 'Bodies are JSON. Unknown fields are refused. `GET /health` answers `{"status": "ok"}`.',
                 "",
-                "Lists are paginated: `limit` is 1 to 100 (default 20) and the response is",
+                "Lists are in creation order and paginated: `limit` is 1 to 100 (default 20) and the response is",
                 '`{"items": [...], "next_cursor": "..."}`; pass `next_cursor` back as `cursor` for the next page',
-                "until it is `null`.",
+                "until it is `null`. Each reference and enum field filters a listing (`?field=value`, one value",
+                "each); any other query parameter is a 400 naming it.",
+                "",
+                "References are checked: a body naming an item that does not exist is a 422 naming the field.",
+                "Deleting an item others refer to is a 409, unless their reference says `cascade`: then they are",
+                "deleted too, and what refers to them, after checking the whole chain (a 409 deletes nothing).",
+                "These checks read, then write: a create racing the delete of the item it refers to can still",
+                "leave it dangling (no lock spans two tables); unique values, in contrast, are claimed atomically.",
+                "A value another item holds in a unique field is a 409 naming the field. Decimal fields (money) are",
+                "exact: send a JSON number or string, get back a string with the same digits; never a float.",
+                "",
+                "`GET /openapi.json` is the OpenAPI 3.1 description of every route and model.",
                 "",
                 "Errors always look like this (`fields` only when specific fields or parameters are at fault):",
                 "",
@@ -212,6 +306,7 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
     ]
     for entity in entities:
         sections += [f"### {entity.name}", _routes_table(entity), fields_table(entity, api=True)]
+        sections.append(_relations(entity, entities))
     sections += [
         "## Layout",
         "\n".join(
@@ -223,6 +318,7 @@ def api_readme(project_name: str, prompt: str, entities: list[EntityNames], *, w
                 "app/routes/            one blueprint per entity",
                 "app/repository.py      storage: in-memory and DynamoDB",
                 "app/errors.py          JSON error responses",
+                "app/openapi.py         the OpenAPI document served at /openapi.json",
                 "tests/                 pytest suite",
                 *(["infra/template.yaml    CloudFormation: the DynamoDB tables"] if with_infra else []),
                 "```",

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from snapinfra_api.domain.interpret import MAX_ENTITIES, MAX_FIELDS, UninterpretablePrompt, infer_spec
+from snapinfra_api.interpreter import MAX_ENTITIES, MAX_FIELDS, UninterpretablePrompt, infer_spec
 from snapinfra_shared.spec import RESERVED_FIELD_NAMES, EntitySpec, ProjectSpec
 
 GUIDE_PROMPT = "Create a REST API for user management"
@@ -88,7 +88,8 @@ def test_a_blog_has_posts_and_comments_that_reference_them() -> None:
     prompt = "a blog with posts and comments"
     post = types(prompt, "Post")
     assert post["title"] == "string" and post["body"] == "text" and post["published"] == "boolean"
-    assert types(prompt, "Comment")["post_id"] == "uuid"
+    assert types(prompt, "Comment")["post_id"] == "reference"
+    assert entity(prompt, "Comment").fields[-1].references == "Post"
 
 
 def test_entities_follow_the_order_of_the_prompt() -> None:
@@ -141,7 +142,9 @@ def test_plurals_and_compounds_become_singular_pascal_case(prompt: str, expected
     ],
 )
 def test_related_known_nouns_get_a_reference(prompt: str, child: str, reference: str) -> None:
-    assert types(prompt, child)[reference] == "uuid"
+    field = next(f for f in entity(prompt, child).fields if f.name == reference)
+    assert field.type == "reference"
+    assert field.references is not None and field.references.lower() == reference.removesuffix("_id")
 
 
 def test_a_reference_needs_both_entities() -> None:
@@ -152,13 +155,13 @@ def test_a_reference_needs_both_entities() -> None:
 def test_relations_spelled_out_in_the_prompt() -> None:
     prompt = "an API to manage spaceships. each pilot belongs to a spaceship. pilots have a name and a rank"
     assert names(prompt) == ["Spaceship", "Pilot"]
-    assert types(prompt, "Pilot") == {"name": "string", "rank": "string", "spaceship_id": "uuid"}
-    assert types("manage planets and moons; each planet has many moons", "Moon")["planet_id"] == "uuid"
+    assert types(prompt, "Pilot") == {"name": "string", "rank": "string", "spaceship_id": "reference"}
+    assert types("manage planets and moons; each planet has many moons", "Moon")["planet_id"] == "reference"
 
 
 def test_a_field_naming_another_entity_becomes_its_reference() -> None:
     prompt = "pilots with name and spaceship; spaceships with name and speed"
-    assert types(prompt, "Pilot") == {"name": "string", "spaceship_id": "uuid"}
+    assert types(prompt, "Pilot") == {"name": "string", "spaceship_id": "reference"}
     assert types("products with name, price and category", "Product")["category"] == "string"
 
 
@@ -168,7 +171,7 @@ def test_a_field_naming_another_entity_becomes_its_reference() -> None:
 def test_explicit_fields_replace_the_defaults_with_conventional_types() -> None:
     assert types("products with name, price and stock", "Product") == {
         "name": "string",
-        "price": "number",
+        "price": "decimal",
         "stock": "integer",
     }
 
@@ -180,9 +183,9 @@ def test_field_types_follow_naming_conventions() -> None:
         "content, notes, title"
     )
     assert types(f"widgets with {fields}", "Widget") == {
-        "price": "number",
-        "total_amount": "number",
-        "cost": "number",
+        "price": "decimal",
+        "total_amount": "decimal",
+        "cost": "decimal",
         "quantity": "integer",
         "stock": "integer",
         "age": "integer",
@@ -212,7 +215,7 @@ def test_explicit_types_markers_and_identifiers() -> None:
     product = {f.name: f for f in entity(prompt, "Product").fields}
     assert {n: f.type for n, f in product.items()} == {
         "name": "string",
-        "price": "number",
+        "price": "decimal",
         "in_stock": "boolean",
         "released": "date",
         "sku": "string",
@@ -399,8 +402,7 @@ def test_the_same_prompt_gives_the_same_spec() -> None:
 def test_the_spec_does_not_depend_on_hash_randomization() -> None:
     prompt = "Build an e-commerce backend with products, customers, orders, reviews and payments"
     script = (
-        "import sys; from snapinfra_api.domain.interpret import infer_spec; "
-        "print(infer_spec(sys.argv[1]).model_dump_json())"
+        "import sys; from snapinfra_api.interpreter import infer_spec; print(infer_spec(sys.argv[1]).model_dump_json())"
     )
     outputs = {
         subprocess.run(
@@ -458,3 +460,122 @@ def test_any_input_gives_a_valid_spec_or_a_refusal(seed: int) -> None:
             assert "name at least one thing to store" in str(refusal)
         else:
             assert_valid(spec)
+
+
+# --- spec v2: references, enums, bounds, uniqueness ---------------------------------------------------------
+
+
+def refs(prompt: str) -> set[tuple[str, str]]:
+    return {
+        (e.name, f.references)
+        for e in infer_spec(prompt).entities
+        for f in e.fields
+        if f.type == "reference" and f.references is not None
+    }
+
+
+def test_the_library_prompt_gives_books_by_authors_and_loans_of_books_to_members() -> None:
+    prompt = "A library system with books, authors and loans"
+    spec = infer_spec(prompt)
+    assert [e.name for e in spec.entities] == ["Book", "Author", "Loan", "Member"]
+    assert {("Book", "Author"), ("Loan", "Book"), ("Loan", "Member")} <= refs(prompt)
+    book_author = next(f for f in spec.entity("Book").fields if f.name == "author_id")
+    assert book_author.required and book_author.on_delete_rule == "restrict"
+    assert [(e.name, f.name) for e, f in spec.referrers("Book")] == [("Loan", "book_id")]
+    loan = {f.name: f for f in spec.entity("Loan").fields}
+    assert loan["due_date"].type == "date" and loan["borrowed_at"].type == "datetime"
+    assert loan["status"].type == "enum" and loan["status"].values == ["active", "returned", "overdue"]
+    assert loan["status"].default == "active"
+    member = {f.name: f for f in spec.entity("Member").fields}
+    assert member["email"].type == "email" and member["email"].unique
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("a blog with posts and comments", {("Comment", "Post")}),
+        ("track spaceships and pilots", {("Pilot", "Spaceship")}),
+        ("students, courses and enrollments", {("Enrollment", "Student"), ("Enrollment", "Course")}),
+        (
+            "many-to-many between students and clubs via memberships",
+            {("Membership", "Student"), ("Membership", "Club")},
+        ),
+        ("movies and actors, connected through castings", {("Casting", "Movie"), ("Casting", "Actor")}),
+        ("each team has many players", {("Player", "Team")}),
+        ("Entities: Author, Book. A book has one author.", {("Book", "Author")}),
+        (
+            "Build me a real estate app. Agents list properties; clients can schedule viewings of a property.",
+            {("Property", "Agent"), ("Viewing", "Property"), ("Viewing", "Client")},
+        ),
+        ("people and their pets", {("Pet", "Person")}),
+        ("parents and children", {("Child", "Parent")}),
+        ("a blog wiht posts and coments", {("Comment", "Post")}),
+    ],
+)
+def test_relations_are_inferred_from_ordinary_prompts(prompt: str, expected: set[tuple[str, str]]) -> None:
+    assert expected <= refs(prompt)
+
+
+def test_a_dependent_item_is_deleted_with_its_parent_and_others_restrict() -> None:
+    spec = infer_spec("e-commerce backend with products, customers, orders and order items")
+    item = {f.name: f for f in spec.entity("OrderItem").fields}
+    assert item["order_id"].on_delete == "cascade"
+    assert item["product_id"].on_delete_rule == "restrict"
+    assert next(f for f in spec.entity("Order").fields if f.name == "customer_id").on_delete_rule == "restrict"
+
+
+def test_common_field_names_get_their_types_and_bounds() -> None:
+    prompt = (
+        "widgets with title, name, price, amount, cost, quantity, count, rating, due_date, due, born, shipped_at, "
+        "status, priority, email, latitude"
+    )
+    fields = {f.name: f for f in entity(prompt, "Widget").fields}
+    for name in ("title", "name"):
+        assert (fields[name].type, fields[name].min_length, fields[name].max_length) == ("string", 1, 200)
+    for name in ("price", "amount", "cost"):
+        assert (fields[name].type, fields[name].minimum) == ("decimal", 0)
+    for name in ("quantity", "count"):
+        assert (fields[name].type, fields[name].minimum) == ("integer", 0)
+    assert (fields["rating"].minimum, fields["rating"].maximum) == (1, 5)
+    assert {fields[n].type for n in ("due_date", "due", "born")} == {"date"}
+    assert fields["shipped_at"].type == "datetime"
+    assert fields["status"].type == "enum" and fields["status"].values == ["active", "inactive"]
+    assert fields["priority"].values == ["low", "medium", "high"] and fields["priority"].default == "low"
+    assert fields["email"].type == "email" and not fields["email"].unique  # a widget is not a person
+    assert (fields["latitude"].minimum, fields["latitude"].maximum) == (-90, 90)
+
+
+def test_enum_values_follow_the_noun_and_emails_of_people_are_unique() -> None:
+    order = {f.name: f for f in entity("manage orders", "Order").fields}
+    assert order["status"].values == ["pending", "paid", "shipped", "delivered", "cancelled"]
+    assert order["total"].type == "decimal" and order["total"].minimum == 0
+    task = {f.name: f for f in entity("manage tasks", "Task").fields}
+    assert task["status"].values == ["todo", "in_progress", "done"]
+    for noun in ("users", "customers", "students", "employees"):
+        assert next(f for f in infer_spec(f"manage {noun}").entities[0].fields if f.name == "email").unique
+
+
+def test_an_explicit_type_word_wins_over_the_name() -> None:
+    fields = {
+        f.name: f for f in entity("products with price: float, status: string, weight (decimal)", "Product").fields
+    }
+    assert fields["price"].type == "number" and fields["price"].minimum == 0
+    assert fields["status"].type == "string"
+    assert fields["weight"].type == "decimal"
+
+
+def test_required_references_never_form_a_cycle() -> None:
+    prompt = (
+        "manage pilots, spaceships and hangars; each pilot belongs to a spaceship, each spaceship belongs to a "
+        "hangar, and each hangar belongs to a pilot"
+    )
+    spec = infer_spec(prompt)  # a cycle of required references would not validate at all
+    links = {(e.name, f.references): f.required for e in spec.entities for f in e.fields if f.type == "reference"}
+    assert links.keys() == {("Pilot", "Spaceship"), ("Spaceship", "Hangar"), ("Hangar", "Pilot")}
+    assert sorted(links.values()) == [False, True, True]  # the link that closes the loop is optional
+
+
+def test_a_misspelt_noun_is_read_as_the_noun_but_real_words_are_left_alone() -> None:
+    assert names("Sytem for managing custmers and ordres") == ["Customer", "Order"]
+    assert names("keep track of plants") == ["Plant"]
+    assert types("posts with title and published", "Post")["published"] == "boolean"
