@@ -192,18 +192,28 @@ def function(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fun
     where = tmp_path_factory.mktemp("var-task")
     zipfile.ZipFile(io.BytesIO(_built(project).zip_bytes)).extractall(where)
     dynamodb = boto3.client("dynamodb", endpoint_url=aws_endpoint)
-    tables = {}
-    for entity in ("CUSTOMER", "ORDER"):
-        name = f"fn-{uuid.uuid4().hex[:8]}-{entity.lower()}"
-        dynamodb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
-        tables[f"{entity}_TABLE_NAME"] = name
-    # As in Lambda: the package's folder first; this environment's site-packages only for the runtime's boto3.
+    # Each table as the app itself defines it (its by_order and filter indexes), read from the package.
+    describe = (
+        "import json; from app.config import SHAPES, TABLE_ENV_VARS; from app.repository import table_definition; "
+        "print(json.dumps({var: table_definition('t', SHAPES[e]) for e, var in TABLE_ENV_VARS.items()}))"
+    )
     boto_home = str(Path(boto3.__file__).parent.parent)
+    definitions = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", describe],
+            env={"PYTHONPATH": f"{where}{os.pathsep}{boto_home}", "PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+    )
+    tables = {}
+    for variable, definition in definitions.items():
+        name = f"fn-{uuid.uuid4().hex[:8]}-{variable.lower().removesuffix('_table_name')}"
+        dynamodb.create_table(**(definition | {"TableName": name}))
+        tables[variable] = name
+    # As in Lambda: the package's folder first; this environment's site-packages only for the runtime's boto3.
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")} | tables
     env |= {"PYTHONPATH": f"{where}{os.pathsep}{boto_home}", "PYTHONNOUSERSITE": "1", "PATH": os.environ["PATH"]}
     return Function(where, env)
