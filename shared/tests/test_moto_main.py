@@ -71,3 +71,29 @@ def test_dynamodb_requests_wait_for_each_other_and_others_pass_by() -> None:
         thread.join(WAIT)
     assert answers == {name: f'{{"request": "{name}"}}'.encode() for name in ("update", "stream", "receive")}
     assert sorted(inner.closed) == ["receive", "stream", "update"]  # every body closed, as WSGI requires
+
+
+def test_the_state_dump_still_answers_once_a_lambda_function_exists_without_docker(aws_endpoint: str) -> None:
+    """A function moto holds would make /moto-api/data.json a 500 (it asks for a Docker client); the tests read
+    sent emails and SMS from that dump, so it must keep answering, Lambda functions or not."""
+    import io
+    import json
+    import uuid
+    import zipfile
+
+    import boto3
+    import requests
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    name = f"dump-{uuid.uuid4().hex[:8]}"
+    role = boto3.client("iam", endpoint_url=aws_endpoint).create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    boto3.client("lambda", endpoint_url=aws_endpoint).create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler", Code={"ZipFile": code.getvalue()}
+    )
+    answer = requests.get(f"{aws_endpoint}/moto-api/data.json", timeout=30)
+    assert answer.status_code == 200, answer.text[:500]
+    assert any(f.get("function_name") == name for f in answer.json()["awslambda"]["LambdaFunction"])

@@ -11,6 +11,10 @@ conditional writes can then both apply (a double claim, a completion overwritten
 server takes DynamoDB requests one at a time (`SerializedDynamoDb`); every other service stays
 concurrent (an SQS long poll must not hold anything up).
 
+Without a Docker engine moto cannot run a Lambda function, and a function it holds makes its state dump
+(`/moto-api/data.json`, read by the tests for sent emails and SMS) fail as it asks each function for its
+Docker client; `_without_docker_in_dumps` makes that attribute one the dump leaves out.
+
 Stopped along with the services (honcho signals every process at once), it lingers two seconds so
 that they can settle their last messages and outbox items against it before it goes.
 """
@@ -26,7 +30,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from docker.errors import DockerException
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.utilities.docker_utilities import DockerModel
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from snapinfra_shared.local import apigatewayv2_cfn  # noqa: F401 - registers AWS::ApiGatewayV2::* with moto's CloudFormation
@@ -61,6 +67,28 @@ class SerializedDynamoDb:
                 close = getattr(response, "close", None)
                 if close is not None:
                     close()
+
+
+class DockerUnavailable(DockerException, AttributeError):  # type: ignore[misc]
+    """No Docker engine answers: still a DockerException for moto, and an absent attribute for its state dump,
+    which skips attributes that raise AttributeError."""
+
+
+def _without_docker_in_dumps() -> None:
+    original = DockerModel.docker_client
+    assert isinstance(original, property) and original.fget is not None
+    fget = original.fget
+
+    def docker_client(self: DockerModel) -> Any:
+        try:
+            return fget(self)
+        except DockerException as exc:
+            raise DockerUnavailable(str(exc)) from exc
+
+    DockerModel.docker_client = property(docker_client)
+
+
+_without_docker_in_dumps()
 
 
 def make_moto_server(port: int, host: str = "127.0.0.1") -> BaseWSGIServer:
