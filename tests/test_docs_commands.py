@@ -57,11 +57,16 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
-def test_every_skip_says_why_and_most_blocks_run() -> None:
+# The pages a newcomer follows on this machine: each must have commands that run (only the cloud and Docker
+# pages may be all skips).
+MUST_RUN = {"README.md", "usage.md", "cli.md", "deployments.md", "api.md"}
+
+
+def test_every_skip_says_why_and_the_newcomer_s_pages_run() -> None:
     every = [block for page in PAGES for block in blocks(page)]
     assert all(block.skip for block in every if block.skip is not None), "a skip marker needs its reason"
-    runnable = [block for block in every if block.skip is None]
-    assert len(runnable) >= len(every) // 2, [f"{b.page.name}:{b.line} skip {b.skip}" for b in every if b.skip]
+    running = {block.page.name for block in every if block.skip is None}
+    assert running >= MUST_RUN, f"no command runs on {sorted(MUST_RUN - running)}"
 
 
 def test_a_marker_without_a_reason_is_not_a_skip(tmp_path: Path) -> None:

@@ -31,9 +31,19 @@ class LiveApi:
         Dispatcher(handlers)(event, Delivery("m", 1, 5))
 
     def complete(self, user: str, job: dict[str, Any]) -> None:
-        """Mark a code generation completed, with a ZIP of one file."""
+        """Mark a code generation completed, with a ZIP of one file (and, for a type that deploys, the template's
+        path inside it, which codegen announces and the api forwards to the deployer)."""
         key = f"codegen/{user}/{job['id']}/{job['projectId']}.zip"
-        artifact = catalog.Artifact(bucket="b", key=key, manifest_key="m", size_bytes=1, file_count=1, sha256="0" * 64)
+        template = {"infra": "template.yaml", "full-stack": "infra/template.yaml"}.get(job["type"])
+        artifact = catalog.Artifact(
+            bucket="b",
+            key=key,
+            manifest_key="m",
+            size_bytes=1,
+            file_count=1,
+            sha256="0" * 64,
+            template_path=f"{job['projectId']}/{template}" if template else None,
+        )
         completed = catalog.CodeGenerationCompleted(
             job_id=job["id"],
             project_id=job["projectId"],
