@@ -14,6 +14,7 @@ among `CloudFormationModel`'s subclasses.
 from __future__ import annotations
 
 import contextlib
+from abc import abstractmethod
 from typing import Any
 
 from moto.apigatewayv2.exceptions import ApiNotFound
@@ -50,8 +51,9 @@ class _Child(CloudFormationModel):
         with contextlib.suppress(ApiNotFound):
             self._delete(_backend(account_id, region_name))
 
+    @abstractmethod
     def _delete(self, backend: ApiGatewayV2Backend) -> None:
-        raise NotImplementedError
+        """Remove this child of its API (each resource type names its own backend call)."""
 
 
 class HttpApi(CloudFormationModel):
